@@ -1,0 +1,9 @@
+DROP TABLE fulfilments;
+DROP TABLE payment_events;
+DROP TABLE payments;
+DROP TABLE deliveries;
+DROP TABLE api_keys;
+DROP TABLE environments;
+DROP TABLE plugins;
+DROP TABLE plugin_blobs;
+DROP TABLE tenants;
