@@ -62,6 +62,8 @@ CREATE TABLE api_keys (
 CREATE TABLE deliveries (
     id             bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     received_at    timestamptz NOT NULL DEFAULT now(),
+    -- Returned to the caller as sessionId, and logged: ties a complaint to a row.
+    session_id     text        NOT NULL,
     tenant_id      bigint      REFERENCES tenants (id) ON DELETE CASCADE,
     partner_code   text        NOT NULL,
     environment    text        NOT NULL,

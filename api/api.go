@@ -1,0 +1,83 @@
+// Package api is partnerhub's HTTP surface: the Huma management API under
+// /v1 (RFC 9457 problems), the Pay1st-facing endpoints under /pay1st (Pay1st's
+// error body), health probes and the OpenAPI document. Handlers translate
+// HTTP to service calls and hold no business logic or SQL.
+package api
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+	"github.com/danielgtaylor/huma/v2/adapters/humago"
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+
+	"github.com/partnerhub/partnerhub/payment"
+	"github.com/partnerhub/partnerhub/tenant"
+)
+
+// Version is the management API's version in the OpenAPI document. It
+// changes with the contract, not with each build.
+const Version = "0.1.0"
+
+// Deps are the services behind the API. A zero Deps is enough to build the
+// OpenAPI document.
+type Deps struct {
+	Tenants  *tenant.Service
+	Payments *payment.Service
+	// Ready reports whether the process can serve (database reachable).
+	Ready           func(ctx context.Context) error
+	Logger          *slog.Logger
+	MaxBodyBytes    int64
+	SignatureWindow time.Duration
+	// Now is the clock for signature timestamps; time.Now when nil.
+	Now func() time.Time
+}
+
+// New returns the whole HTTP handler, traced with OpenTelemetry server spans.
+func New(deps Deps) http.Handler {
+	if deps.Now == nil {
+		deps.Now = time.Now
+	}
+	if deps.Logger == nil {
+		deps.Logger = slog.New(slog.DiscardHandler)
+	}
+	mux := http.NewServeMux()
+	newAPI(mux, deps)
+	return otelhttp.NewHandler(mux, "partnerhub",
+		otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string {
+			if r.Pattern != "" {
+				return r.Pattern
+			}
+			return r.Method + " " + r.URL.Path
+		}))
+}
+
+func newAPI(mux *http.ServeMux, deps Deps) huma.API {
+	cfg := huma.DefaultConfig("partnerhub", Version)
+	// No $schema links in response bodies: generated clients don't want them.
+	cfg.CreateHooks = nil
+	cfg.Info.Description = "Manage the game studios (tenants) partnerhub connects to Carry1st's Pay1st, " +
+		"and the endpoints Pay1st calls for them."
+	cfg.Components.SecuritySchemes = map[string]*huma.SecurityScheme{
+		bearerScheme: {Type: "http", Scheme: "bearer", Description: "An operator or tenant API key: `Authorization: Bearer phk_...`."},
+	}
+	api := humago.New(mux, cfg)
+	api.UseMiddleware(authenticate(api, deps.Tenants))
+
+	(&HealthHandler{ready: deps.Ready}).Register(api)
+	(&TenantHandler{tenants: deps.Tenants}).Register(api)
+	(&WebhookHandler{
+		tenants: deps.Tenants, payments: deps.Payments, logger: deps.Logger,
+		maxBody: deps.MaxBodyBytes, window: deps.SignatureWindow, now: deps.Now,
+	}).Register(api, mux)
+	return api
+}
+
+// OpenAPI returns the OpenAPI 3.1 document as YAML, as served at /openapi.yaml.
+func OpenAPI() ([]byte, error) {
+	api := newAPI(http.NewServeMux(), Deps{})
+	return api.OpenAPI().YAML()
+}

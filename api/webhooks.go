@@ -1,0 +1,225 @@
+package api
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/partnerhub/partnerhub/pay1st"
+	"github.com/partnerhub/partnerhub/payment"
+	"github.com/partnerhub/partnerhub/tenant"
+)
+
+// rejectedBodyLimit bounds what is kept of a rejected request's body: enough
+// to see what was sent, not enough to let garbage fill the database.
+const rejectedBodyLimit = 64 << 10
+
+// recordedHeaderLimit bounds each recorded header value.
+const recordedHeaderLimit = 512
+
+// recordedHeaders are the request headers kept with each delivery. Never
+// Authorization or cookies: they carry credentials.
+var recordedHeaders = []string{
+	"Content-Type", "Content-Length", "User-Agent", pay1st.HeaderSignature, pay1st.HeaderTimestamp,
+	"X-Forwarded-For", "X-Real-Ip", "X-Request-Id", "Traceparent",
+}
+
+// WebhookHandler serves the endpoints Pay1st calls. They are plain net/http
+// handlers, not Huma operations, because they must see the raw body (to
+// verify signatures and keep it) and answer errors in Pay1st's error body;
+// they are still described in the OpenAPI document.
+type WebhookHandler struct {
+	tenants  *tenant.Service
+	payments *payment.Service
+	logger   *slog.Logger
+	maxBody  int64
+	window   time.Duration
+	now      func() time.Time
+}
+
+// Register mounts the handlers on mux and documents them in api.
+func (h *WebhookHandler) Register(api huma.API, mux *http.ServeMux) {
+	documentWebhooks(api.OpenAPI())
+	mux.HandleFunc("POST /pay1st/{env}/{partnerCode}/payment-events", h.paymentEvents)
+}
+
+// Ack is the body of an accepted webhook.
+type Ack struct {
+	Status    string `json:"status" enum:"accepted,duplicate" doc:"duplicate when the same event was recorded before; nothing changed."`
+	SessionID string `json:"sessionId" doc:"Identifies this delivery in partnerhub's records and logs."`
+	Reference string `json:"reference,omitempty" doc:"The payment's Pay1st reference."`
+}
+
+// reject records a refused request and answers with Pay1st's error body. If
+// the refusal cannot be recorded, the answer is 503 so Pay1st sends again:
+// nothing it sent goes unrecorded.
+func (h *WebhookHandler) reject(ctx context.Context, w http.ResponseWriter, d payment.Delivery, status int, code, msg string) {
+	d.Verdict, d.Reason, d.StatusCode = payment.VerdictRejected, msg, status
+	if len(d.Body) > rejectedBodyLimit {
+		d.Body, d.BodyTruncated = d.Body[:rejectedBodyLimit], true
+	}
+	if _, err := h.payments.RecordDelivery(ctx, d); err != nil {
+		h.logger.ErrorContext(ctx, "cannot record rejected delivery", "session_id", d.SessionID, "err", err)
+		status, code, msg = http.StatusServiceUnavailable, pay1st.CodeUnavailable, "temporarily unavailable; retry"
+	}
+	h.logger.InfoContext(ctx, "webhook rejected", "session_id", d.SessionID, "kind", d.Kind,
+		"partner_code", d.PartnerCode, "env", d.Env, "status", status, "reason", msg)
+	writeJSON(w, status, pay1st.ErrorBody{ErrorMessage: msg, ErrorCode: code, SessionID: d.SessionID})
+}
+
+// readBody reads at most limit bytes; over that it returns what it read and
+// false.
+func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, bool, error) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	var tooBig *http.MaxBytesError
+	if errors.As(err, &tooBig) {
+		return body, false, nil
+	}
+	return body, true, err
+}
+
+func (h *WebhookHandler) newDelivery(r *http.Request, kind string) payment.Delivery {
+	headers := make(map[string]string, len(recordedHeaders))
+	for _, name := range recordedHeaders {
+		if v := r.Header.Get(name); v != "" {
+			headers[name] = clip(v, recordedHeaderLimit)
+		}
+	}
+	return payment.Delivery{
+		SessionID:   newSessionID(),
+		PartnerCode: clip(r.PathValue("partnerCode"), 100),
+		Env:         clip(r.PathValue("env"), 20),
+		Kind:        kind,
+		RemoteAddr:  r.RemoteAddr,
+		Headers:     headers,
+	}
+}
+
+// paymentEvents receives Payment Webhook Events (pay1st-protocol.md §1).
+// Order matters: nothing is parsed before the caller is authenticated, and
+// nothing is acknowledged before it is committed.
+func (h *WebhookHandler) paymentEvents(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	d := h.newDelivery(r, payment.KindPaymentEvent)
+	body, complete, err := readBody(w, r, h.maxBody)
+	d.Body = body
+	if err != nil {
+		h.reject(ctx, w, d, http.StatusBadRequest, pay1st.CodeMalformed, "could not read request body")
+		return
+	}
+	if !complete {
+		d.BodyTruncated = true
+		h.reject(ctx, w, d, http.StatusRequestEntityTooLarge, pay1st.CodePayloadTooLarge,
+			"body larger than the limit of "+strconv.FormatInt(h.maxBody, 10)+" bytes")
+		return
+	}
+	env, err := h.tenants.Env(ctx, r.PathValue("partnerCode"), r.PathValue("env"))
+	if errors.Is(err, tenant.ErrNotFound) {
+		h.reject(ctx, w, d, http.StatusNotFound, pay1st.CodeNotFound, "unknown partnerCode or environment")
+		return
+	}
+	if err != nil {
+		h.logger.ErrorContext(ctx, "resolve tenant", "session_id", d.SessionID, "err", err)
+		writeJSON(w, http.StatusServiceUnavailable, pay1st.ErrorBody{ErrorMessage: "temporarily unavailable; retry",
+			ErrorCode: pay1st.CodeUnavailable, SessionID: d.SessionID})
+		return
+	}
+	d.TenantID = env.TenantID
+	if env.TenantStatus != tenant.StatusActive {
+		// Recorded, not acted on: Pay1st retries, and nothing is lost.
+		h.reject(ctx, w, d, http.StatusServiceUnavailable, pay1st.CodeUnavailable, "tenant is suspended")
+		return
+	}
+	if msg := h.authenticate(r, env, body); msg != "" {
+		h.reject(ctx, w, d, http.StatusUnauthorized, pay1st.CodeUnauthorized, msg)
+		return
+	}
+	ev, err := pay1st.ParsePaymentEvent(body)
+	var fe *pay1st.FieldError
+	switch {
+	case errors.As(err, &fe):
+		h.reject(ctx, w, d, http.StatusUnprocessableEntity, pay1st.CodeInvalidField, fe.Error())
+		return
+	case err != nil:
+		h.reject(ctx, w, d, http.StatusBadRequest, pay1st.CodeMalformed, err.Error())
+		return
+	}
+	d.Reference = clip(ev.Reference, pay1st.MaxStringBytes)
+	if ev.PartnerCode != env.PartnerCode || ev.PartnerID != env.PartnerID {
+		h.reject(ctx, w, d, http.StatusUnprocessableEntity, pay1st.CodeTenantMismatch,
+			"partnerCode and partnerId in the body must be this tenant's")
+		return
+	}
+	res, err := h.payments.IngestEvent(ctx, env, d, ev)
+	if err != nil {
+		h.logger.ErrorContext(ctx, "ingest payment event", "session_id", d.SessionID, "err", err)
+		writeJSON(w, http.StatusServiceUnavailable, pay1st.ErrorBody{ErrorMessage: "temporarily unavailable; retry",
+			ErrorCode: pay1st.CodeUnavailable, SessionID: d.SessionID})
+		return
+	}
+	ack := Ack{Status: payment.VerdictAccepted, SessionID: d.SessionID, Reference: ev.Reference}
+	if res.Duplicate {
+		ack.Status = payment.VerdictDuplicate
+	}
+	h.logger.InfoContext(ctx, "payment event accepted", "session_id", d.SessionID, "partner_code", env.PartnerCode,
+		"env", env.Name, "reference", ev.Reference, "event_status", ev.Status, "duplicate", res.Duplicate,
+		"payment_status", res.Status, "fulfil_queued", res.Enqueued)
+	writeJSON(w, http.StatusOK, ack)
+}
+
+// authenticate checks the caller under the environment's auth mode and
+// returns why it is refused, or "" when it passes.
+func (h *WebhookHandler) authenticate(r *http.Request, env tenant.Env, body []byte) string {
+	switch env.AuthMode {
+	case tenant.AuthSignature:
+		if env.SigningKey == "" {
+			return "no Signing Key is configured for this environment"
+		}
+		ts, sig := r.Header.Get(pay1st.HeaderTimestamp), r.Header.Get(pay1st.HeaderSignature)
+		if ts == "" || sig == "" {
+			return "missing " + pay1st.HeaderSignature + " or " + pay1st.HeaderTimestamp + " header"
+		}
+		if err := pay1st.CheckTimestamp(ts, h.now(), h.window); err != nil {
+			return "X-TIMESTAMP outside the accepted window or malformed"
+		}
+		if !pay1st.VerifyRequest(env.SigningKey, ts, body, sig) {
+			return "signature does not match"
+		}
+		return ""
+	default:
+		return "auth mode " + env.AuthMode + " is not supported"
+	}
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func newSessionID() string {
+	b := make([]byte, 12)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// clip shortens s to at most n bytes without splitting a UTF-8 sequence.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && s[n]&0xC0 == 0x80 {
+		n--
+	}
+	return s[:n]
+}

@@ -1,0 +1,119 @@
+// Command partnerhub is the one partnerhub binary: the server (serve), its
+// database migrations (migrate), a self-contained development stack (dev),
+// the OpenAPI document (openapi) and its version (version).
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"syscall"
+
+	"github.com/partnerhub/partnerhub/api"
+	"github.com/partnerhub/partnerhub/internal/config"
+)
+
+const usage = `partnerhub puts many game studios on Carry1st's Pay1st.
+
+Usage:
+  partnerhub serve   [flags]   run the server (needs PARTNERHUB_DATABASE_URL, PARTNERHUB_SECRET_KEY)
+  partnerhub migrate [flags]   apply database migrations (safe to run twice)
+  partnerhub dev     [flags]   private Postgres, demo tenant with the wallet plugin, server on :8080
+  partnerhub openapi           print the OpenAPI document (YAML)
+  partnerhub version           print the version
+
+Flags (each also an environment variable):
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "partnerhub:", err)
+		if errors.Is(err, config.ErrInvalid) {
+			os.Exit(2)
+		}
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		config.Usage(stderr)
+		return fmt.Errorf("%w: missing command", config.ErrInvalid)
+	}
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "openapi":
+		doc, err := api.OpenAPI()
+		if err != nil {
+			return err
+		}
+		_, err = stdout.Write(doc)
+		return err
+	case "version":
+		fmt.Fprintln(stdout, version())
+		return nil
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		config.Usage(stdout)
+		return nil
+	case "serve", "migrate", "dev":
+	default:
+		return fmt.Errorf("%w: unknown command %q (try partnerhub help)", config.ErrInvalid, cmd)
+	}
+
+	getenv := os.Getenv
+	if cmd == "dev" {
+		getenv = devEnv(os.Getenv)
+	}
+	cfg, err := config.Load(cmd, rest, getenv)
+	if err != nil {
+		return err
+	}
+	logger := newLogger(cfg, stderr)
+	switch cmd {
+	case "serve":
+		if err := cfg.RequireServe(); err != nil {
+			return err
+		}
+		return serve(ctx, cfg, logger, nil)
+	case "migrate":
+		if cfg.DatabaseURL == "" {
+			return fmt.Errorf("%w: PARTNERHUB_DATABASE_URL (or DATABASE_URL) is required", config.ErrInvalid)
+		}
+		return migrate(ctx, cfg, logger)
+	default:
+		return dev(ctx, cfg, logger, stdout)
+	}
+}
+
+func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.LogLevel))
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.LogFormat == "text" {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
+}
+
+func version() string {
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		v := bi.Main.Version
+		for _, s := range bi.Settings {
+			if s.Key == "vcs.revision" && len(s.Value) >= 12 {
+				v += " " + s.Value[:12]
+			}
+		}
+		return "partnerhub " + v + " (api " + api.Version + ")"
+	}
+	return "partnerhub (unknown build) (api " + api.Version + ")"
+}

@@ -1,0 +1,182 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/partnerhub/partnerhub/api"
+	"github.com/partnerhub/partnerhub/internal/config"
+	"github.com/partnerhub/partnerhub/internal/seal"
+	"github.com/partnerhub/partnerhub/internal/telemetry"
+	"github.com/partnerhub/partnerhub/jobs"
+	"github.com/partnerhub/partnerhub/migrations"
+	"github.com/partnerhub/partnerhub/payment"
+	"github.com/partnerhub/partnerhub/plugins"
+	"github.com/partnerhub/partnerhub/plugins/host"
+	"github.com/partnerhub/partnerhub/tenant"
+)
+
+// services is everything serve wires together; dev reuses it to seed.
+type services struct {
+	pool     *pgxpool.Pool
+	tenants  *tenant.Service
+	payments *payment.Service
+	plugins  *plugins.Registry
+}
+
+func openPool(ctx context.Context, cfg config.Config) (*pgxpool.Pool, error) {
+	pc, err := pgxpool.ParseConfig(cfg.DatabaseURL)
+	if err != nil {
+		// pgx's parse error may quote the URL, password included.
+		return nil, fmt.Errorf("%w: PARTNERHUB_DATABASE_URL is not a valid Postgres URL", config.ErrInvalid)
+	}
+	pc.MaxConns = cfg.DBMaxConns
+	pool, err := pgxpool.NewWithConfig(ctx, pc)
+	if err != nil {
+		return nil, fmt.Errorf("connect to Postgres: %w", err)
+	}
+	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := pool.Ping(pingCtx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("connect to Postgres: %w", err)
+	}
+	return pool, nil
+}
+
+func migrate(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
+	pool, err := openPool(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	if err := migrations.Up(ctx, pool, logger); err != nil {
+		return err
+	}
+	logger.InfoContext(ctx, "database is up to date")
+	return nil
+}
+
+// serve runs the HTTP server and the job workers until ctx is cancelled, then
+// shuts down in order: stop taking requests, finish jobs, stop plugins.
+// ready, when set, is called with the services and address once the server
+// listens.
+func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, ready func(services, net.Addr) error) error {
+	shutdownTelemetry, err := telemetry.Setup(ctx, version(), logger)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = shutdownTelemetry(context.WithoutCancel(ctx)) }()
+
+	pool, err := openPool(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	box, err := seal.New(cfg.SecretKey)
+	if err != nil {
+		return err
+	}
+	svc := services{pool: pool, tenants: tenant.NewService(pool, box), plugins: plugins.NewRegistry(pool)}
+	if cfg.OperatorKey != "" {
+		if err := svc.tenants.EnsureOperatorKey(ctx, cfg.OperatorKey, "bootstrap"); err != nil {
+			return fmt.Errorf("PARTNERHUB_OPERATOR_KEY: %w", err)
+		}
+	}
+	enq, err := jobs.NewEnqueuer(pool, logger)
+	if err != nil {
+		return err
+	}
+	svc.payments = payment.NewService(pool, enq)
+
+	pluginHost, err := host.New(host.Config{
+		CacheDir:     filepath.Join(cfg.DataDir, "plugins", "cache"),
+		WorkDir:      filepath.Join(cfg.DataDir, "plugins", "work"),
+		StartTimeout: cfg.PluginStartTimeout,
+		CallTimeout:  cfg.PluginCallTimeout,
+		RunAsUser:    cfg.PluginUser,
+		Logger:       logger.With("component", "plugins"),
+	}, svc.plugins)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = pluginHost.Close() }()
+
+	worker, err := jobs.NewClient(jobs.Deps{
+		Pool: pool, Tenants: svc.tenants, Payments: svc.payments, Plugins: svc.plugins, Host: pluginHost,
+		Logger: logger.With("component", "jobs"),
+	}, jobs.Config{
+		Workers: cfg.JobWorkers, FetchCooldown: cfg.JobFetchCooldown,
+		FetchPollInterval: cfg.JobFetchPollInterval, MaxAttempts: cfg.JobMaxAttempts,
+	})
+	if err != nil {
+		return err
+	}
+
+	handler := api.New(api.Deps{
+		Tenants: svc.tenants, Payments: svc.payments, Logger: logger,
+		Ready:        func(ctx context.Context) error { return pool.Ping(ctx) },
+		MaxBodyBytes: cfg.MaxBodyBytes, SignatureWindow: cfg.SignatureWindow,
+	})
+	srv := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       cfg.ReadTimeout,
+		WriteTimeout:      cfg.WriteTimeout,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
+	}
+	if err := worker.Start(ctx); err != nil {
+		ln.Close()
+		return fmt.Errorf("start job workers: %w", err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	logger.InfoContext(ctx, "partnerhub serving", "addr", ln.Addr().String(), "public_url", cfg.PublicURL)
+
+	if ready != nil {
+		if err := ready(svc, ln.Addr()); err != nil {
+			cancelCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
+			defer cancel()
+			_ = srv.Shutdown(cancelCtx)
+			_ = worker.StopAndCancel(cancelCtx)
+			return err
+		}
+	}
+
+	select {
+	case err = <-served:
+	case <-ctx.Done():
+	}
+	logger.Info("shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
+	defer cancel()
+	if serr := srv.Shutdown(shutdownCtx); serr != nil {
+		logger.Warn("http shutdown", "err", serr)
+	}
+	// Let running jobs finish; past the deadline cancel them: River puts them
+	// back to be retried, and plugins get the same idempotency key.
+	if serr := worker.Stop(shutdownCtx); serr != nil {
+		logger.Warn("jobs did not finish in time; cancelling", "err", serr)
+		cancelCtx, cancelStop := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancelStop()
+		_ = worker.StopAndCancel(cancelCtx)
+	}
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return err
+}

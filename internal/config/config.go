@@ -1,0 +1,216 @@
+// Package config is partnerhub's one typed configuration: every setting, its
+// default, its PARTNERHUB_* environment variable and its flag, validated once
+// at start so a bad value stops the process with a clear message.
+package config
+
+import (
+	"encoding/base64"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// ErrInvalid wraps every configuration error.
+var ErrInvalid = errors.New("invalid configuration")
+
+// Config holds every setting of the partnerhub binary.
+type Config struct {
+	DatabaseURL     string
+	DBMaxConns      int32
+	Listen          string
+	PublicURL       string
+	DataDir         string
+	SecretKey       []byte // 32 bytes; seals credentials at rest
+	OperatorKey     string // bootstrap operator API key, stored hashed at start
+	LogFormat       string // text or json
+	LogLevel        string // debug, info, warn, error
+	MaxBodyBytes    int64
+	SignatureWindow time.Duration
+	ReadTimeout     time.Duration
+	WriteTimeout    time.Duration
+	ShutdownTimeout time.Duration
+
+	JobWorkers           int
+	JobFetchCooldown     time.Duration
+	JobFetchPollInterval time.Duration
+	JobMaxAttempts       int
+
+	PluginStartTimeout time.Duration
+	PluginCallTimeout  time.Duration
+	PluginUser         string
+}
+
+// Setting describes one configuration entry; docs/config.md lists them all.
+type Setting struct {
+	Env     string
+	Flag    string
+	Default string
+	Usage   string
+	Secret  bool
+	set     func(c *Config, v string) error
+}
+
+// Settings returns every setting in documentation order.
+func Settings() []Setting { return settings }
+
+var settings = []Setting{
+	{Env: "PARTNERHUB_DATABASE_URL", Flag: "database-url", Usage: "Postgres connection URL (DATABASE_URL is read when this is unset). Required by serve and migrate.", Secret: true,
+		set: func(c *Config, v string) error { c.DatabaseURL = v; return nil }},
+	{Env: "PARTNERHUB_DB_MAX_CONNS", Flag: "db-max-conns", Default: "20", Usage: "Maximum Postgres connections in this process's pool (1-1000).",
+		set: func(c *Config, v string) error { n, err := intIn(v, 1, 1000); c.DBMaxConns = int32(n); return err }},
+	{Env: "PARTNERHUB_LISTEN", Flag: "listen", Default: ":8080", Usage: "Address the HTTP server listens on.",
+		set: func(c *Config, v string) error { c.Listen = v; return nonEmpty(v) }},
+	{Env: "PARTNERHUB_PUBLIC_URL", Flag: "public-url", Default: "http://localhost:8080", Usage: "Base URL Pay1st and browsers reach this service at; integration URLs are built from it.",
+		set: func(c *Config, v string) error { c.PublicURL = strings.TrimRight(v, "/"); return absoluteURL(v) }},
+	{Env: "PARTNERHUB_DATA_DIR", Flag: "data-dir", Default: ".partnerhub", Usage: "Local directory for the plugin cache and plugin working directories (and, in dev mode, the private Postgres).",
+		set: func(c *Config, v string) error { c.DataDir = v; return nonEmpty(v) }},
+	{Env: "PARTNERHUB_SECRET_KEY", Flag: "secret-key", Usage: "Base64 of 32 random bytes; seals credentials at rest. Required by serve (dev mode generates one). Generate: head -c32 /dev/urandom | base64", Secret: true,
+		set: func(c *Config, v string) error { return c.setSecretKey(v) }},
+	{Env: "PARTNERHUB_OPERATOR_KEY", Flag: "operator-key", Usage: "Optional bootstrap operator API key (phk_<8>_<32+> characters); registered, hashed, at start.", Secret: true,
+		set: func(c *Config, v string) error { c.OperatorKey = v; return nil }},
+	{Env: "PARTNERHUB_LOG_FORMAT", Flag: "log-format", Default: "json", Usage: "Log format: json or text (dev mode defaults to text).",
+		set: func(c *Config, v string) error { c.LogFormat = v; return oneOf(v, "json", "text") }},
+	{Env: "PARTNERHUB_LOG_LEVEL", Flag: "log-level", Default: "info", Usage: "Log level: debug, info, warn or error.",
+		set: func(c *Config, v string) error { c.LogLevel = v; return oneOf(v, "debug", "info", "warn", "error") }},
+	{Env: "PARTNERHUB_MAX_BODY_BYTES", Flag: "max-body-bytes", Default: "1048576", Usage: "Largest request body accepted on Pay1st-facing endpoints (1 KiB - 64 MiB); larger gets 413.",
+		set: func(c *Config, v string) error { n, err := intIn(v, 1<<10, 64<<20); c.MaxBodyBytes = int64(n); return err }},
+	{Env: "PARTNERHUB_SIGNATURE_WINDOW", Flag: "signature-window", Default: "5m", Usage: "How far X-TIMESTAMP may be from now on signed webhooks (1s-1h).",
+		set: func(c *Config, v string) error { d, err := durIn(v, time.Second, time.Hour); c.SignatureWindow = d; return err }},
+	{Env: "PARTNERHUB_HTTP_READ_TIMEOUT", Flag: "http-read-timeout", Default: "30s", Usage: "Time allowed to read a whole request, headers and body (1s-10m).",
+		set: func(c *Config, v string) error { d, err := durIn(v, time.Second, 10*time.Minute); c.ReadTimeout = d; return err }},
+	{Env: "PARTNERHUB_HTTP_WRITE_TIMEOUT", Flag: "http-write-timeout", Default: "60s", Usage: "Time allowed to handle a request and write its response (1s-10m).",
+		set: func(c *Config, v string) error { d, err := durIn(v, time.Second, 10*time.Minute); c.WriteTimeout = d; return err }},
+	{Env: "PARTNERHUB_SHUTDOWN_TIMEOUT", Flag: "shutdown-timeout", Default: "30s", Usage: "How long shutdown waits for in-flight requests and jobs (1s-10m).",
+		set: func(c *Config, v string) error { d, err := durIn(v, time.Second, 10*time.Minute); c.ShutdownTimeout = d; return err }},
+	{Env: "PARTNERHUB_JOB_WORKERS", Flag: "job-workers", Default: "50", Usage: "Jobs this process works at once (1-10000).",
+		set: func(c *Config, v string) error { n, err := intIn(v, 1, 10000); c.JobWorkers = n; return err }},
+	{Env: "PARTNERHUB_JOB_FETCH_COOLDOWN", Flag: "job-fetch-cooldown", Default: "10ms", Usage: "Least time between two job fetches; lower cuts latency, raises database load (1ms-10s).",
+		set: func(c *Config, v string) error { d, err := durIn(v, time.Millisecond, 10*time.Second); c.JobFetchCooldown = d; return err }},
+	{Env: "PARTNERHUB_JOB_FETCH_POLL_INTERVAL", Flag: "job-fetch-poll-interval", Default: "1s", Usage: "Fallback poll for jobs when no notification arrives (10ms-1m).",
+		set: func(c *Config, v string) error { d, err := durIn(v, 10*time.Millisecond, time.Minute); c.JobFetchPollInterval = d; return err }},
+	{Env: "PARTNERHUB_JOB_MAX_ATTEMPTS", Flag: "job-max-attempts", Default: "25", Usage: "Attempts before a job is discarded and its fulfilment marked failed (1-100).",
+		set: func(c *Config, v string) error { n, err := intIn(v, 1, 100); c.JobMaxAttempts = n; return err }},
+	{Env: "PARTNERHUB_PLUGIN_START_TIMEOUT", Flag: "plugin-start-timeout", Default: "10s", Usage: "Time a plugin process has to start and complete its handshake (1s-5m).",
+		set: func(c *Config, v string) error { d, err := durIn(v, time.Second, 5*time.Minute); c.PluginStartTimeout = d; return err }},
+	{Env: "PARTNERHUB_PLUGIN_CALL_TIMEOUT", Flag: "plugin-call-timeout", Default: "30s", Usage: "Deadline of one plugin call (100ms-10m).",
+		set: func(c *Config, v string) error { d, err := durIn(v, 100*time.Millisecond, 10*time.Minute); c.PluginCallTimeout = d; return err }},
+	{Env: "PARTNERHUB_PLUGIN_USER", Flag: "plugin-user", Default: "nobody", Usage: "Unprivileged user plugins run as when partnerhub runs as root.",
+		set: func(c *Config, v string) error { c.PluginUser = v; return nonEmpty(v) }},
+}
+
+// Load builds a Config from defaults, then the environment (getenv), then
+// flags in args. Unknown flags and bad values are errors naming the setting.
+func Load(name string, args []string, getenv func(string) string) (Config, error) {
+	var c Config
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	values := make([]*string, len(settings))
+	for i, s := range settings {
+		v := s.Default
+		if e := getenv(s.Env); e != "" {
+			v = e
+		} else if s.Env == "PARTNERHUB_DATABASE_URL" && getenv("DATABASE_URL") != "" {
+			v = getenv("DATABASE_URL")
+		}
+		values[i] = fs.String(s.Flag, v, s.Usage)
+	}
+	if err := fs.Parse(args); err != nil {
+		return c, fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	if fs.NArg() > 0 {
+		return c, fmt.Errorf("%w: unexpected argument %q", ErrInvalid, fs.Arg(0))
+	}
+	for i, s := range settings {
+		if err := s.set(&c, *values[i]); err != nil {
+			return c, fmt.Errorf("%w: %s (--%s): %w", ErrInvalid, s.Env, s.Flag, err)
+		}
+	}
+	return c, nil
+}
+
+// Usage writes the settings as flag help.
+func Usage(w io.Writer) {
+	for _, s := range settings {
+		def := s.Default
+		if def == "" {
+			def = "unset"
+		}
+		fmt.Fprintf(w, "  --%s  (%s, default %s)\n      %s\n", s.Flag, s.Env, def, s.Usage)
+	}
+}
+
+// RequireServe checks what serve and migrate need beyond well-formed values.
+func (c Config) RequireServe() error {
+	if c.DatabaseURL == "" {
+		return fmt.Errorf("%w: PARTNERHUB_DATABASE_URL (or DATABASE_URL) is required", ErrInvalid)
+	}
+	if len(c.SecretKey) == 0 {
+		return fmt.Errorf("%w: PARTNERHUB_SECRET_KEY is required (base64 of 32 random bytes: head -c32 /dev/urandom | base64)", ErrInvalid)
+	}
+	return nil
+}
+
+func (c *Config) setSecretKey(v string) error {
+	if v == "" {
+		c.SecretKey = nil
+		return nil
+	}
+	k, err := base64.StdEncoding.DecodeString(strings.TrimSpace(v))
+	if err != nil || len(k) != 32 {
+		// The value itself is a secret: never echo it.
+		return errors.New("must be base64 of exactly 32 bytes")
+	}
+	c.SecretKey = k
+	return nil
+}
+
+func nonEmpty(v string) error {
+	if strings.TrimSpace(v) == "" {
+		return errors.New("must not be empty")
+	}
+	return nil
+}
+
+func oneOf(v string, allowed ...string) error {
+	for _, a := range allowed {
+		if v == a {
+			return nil
+		}
+	}
+	return fmt.Errorf("%q is not one of %s", v, strings.Join(allowed, ", "))
+}
+
+func intIn(v string, lo, hi int) (int, error) {
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		return 0, fmt.Errorf("%q is not a whole number", v)
+	}
+	if n < lo || n > hi {
+		return 0, fmt.Errorf("%d is outside %d..%d", n, lo, hi)
+	}
+	return n, nil
+}
+
+func durIn(v string, lo, hi time.Duration) (time.Duration, error) {
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		return 0, fmt.Errorf("%q is not a duration like 5s or 2m", v)
+	}
+	if d < lo || d > hi {
+		return 0, fmt.Errorf("%s is outside %s..%s", d, lo, hi)
+	}
+	return d, nil
+}
+
+func absoluteURL(v string) error {
+	u, err := url.Parse(v)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("%q is not an absolute http(s) URL", v)
+	}
+	return nil
+}

@@ -1,0 +1,20 @@
+//go:build !linux
+
+package pglocal
+
+import "syscall"
+
+// canSwitchUser is false: running Postgres as another user is only
+// implemented for Linux, so Start refuses to run as root elsewhere.
+const canSwitchUser = false
+
+// sysProcAttr sets nothing: process groups, credentials and the parent-death
+// signal are Linux-specific here. Without the death signal a killed parent
+// leaves the server running; Stop still works.
+func sysProcAttr(*runAs, syscall.Signal) *syscall.SysProcAttr { return nil }
+
+func checkTraversable(string, *runAs) error { return nil }
+
+func processesIn(string, string) []int { return nil }
+
+func runsIn(int, string, string) (yes, known bool) { return false, false }

@@ -1,0 +1,91 @@
+// Package jobs runs partnerhub's background work on River, in the same
+// Postgres as everything else: the job that hands a paid payment to the
+// tenant's plugin, and (later) reports, reconciliation and retention.
+package jobs
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+
+	"github.com/partnerhub/partnerhub/payment"
+	"github.com/partnerhub/partnerhub/plugins"
+	"github.com/partnerhub/partnerhub/plugins/host"
+	"github.com/partnerhub/partnerhub/plugins/sdk"
+	"github.com/partnerhub/partnerhub/tenant"
+)
+
+// PluginHost gives the running plugin for a tenant environment and version.
+type PluginHost interface {
+	Get(ctx context.Context, key host.Key) (sdk.Plugin, error)
+}
+
+// Config tunes the River client.
+type Config struct {
+	Workers           int
+	FetchCooldown     time.Duration
+	FetchPollInterval time.Duration
+	MaxAttempts       int
+}
+
+// Deps are the services workers use.
+type Deps struct {
+	Pool     *pgxpool.Pool
+	Tenants  *tenant.Service
+	Payments *payment.Service
+	Plugins  *plugins.Registry
+	Host     PluginHost
+	Logger   *slog.Logger
+}
+
+// NewClient returns a River client that works partnerhub's jobs. Start it
+// with Start and stop it with Stop.
+func NewClient(deps Deps, cfg Config) (*river.Client[pgx.Tx], error) {
+	workers := river.NewWorkers()
+	if err := river.AddWorkerSafely(workers, &FulfilWorker{deps: deps}); err != nil {
+		return nil, fmt.Errorf("jobs: add fulfil worker: %w", err)
+	}
+	client, err := river.NewClient(riverpgxv5.New(deps.Pool), &river.Config{
+		Queues:            map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.Workers}},
+		Workers:           workers,
+		FetchCooldown:     cfg.FetchCooldown,
+		FetchPollInterval: cfg.FetchPollInterval,
+		MaxAttempts:       cfg.MaxAttempts,
+		Logger:            deps.Logger,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("jobs: river client: %w", err)
+	}
+	return client, nil
+}
+
+// Enqueuer inserts jobs inside callers' transactions. It uses an insert-only
+// River client, so services that queue work need no workers.
+type Enqueuer struct{ client *river.Client[pgx.Tx] }
+
+// NewEnqueuer returns an Enqueuer over pool.
+func NewEnqueuer(pool *pgxpool.Pool, logger *slog.Logger) (*Enqueuer, error) {
+	client, err := river.NewClient(riverpgxv5.New(pool), &river.Config{Logger: logger})
+	if err != nil {
+		return nil, fmt.Errorf("jobs: river insert client: %w", err)
+	}
+	return &Enqueuer{client: client}, nil
+}
+
+// EnqueueFulfilTx queues the fulfilment of a successful payment. River's
+// uniqueness on the payment id makes a second call a no-op.
+func (e *Enqueuer) EnqueueFulfilTx(ctx context.Context, tx pgx.Tx, env tenant.Env, p payment.Payment) error {
+	_, err := e.client.InsertTx(ctx, tx, FulfilArgs{
+		PaymentID: p.ID, PartnerCode: env.PartnerCode, Env: env.Name, Reference: p.Reference,
+	}, nil)
+	if err != nil {
+		return fmt.Errorf("jobs: insert fulfil: %w", err)
+	}
+	return nil
+}

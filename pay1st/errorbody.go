@@ -1,0 +1,22 @@
+package pay1st
+
+// ErrorBody is the error body partners return to Pay1st with a 4xx status
+// (protocol §6), and the one partnerhub's Pay1st-facing endpoints use.
+type ErrorBody struct {
+	ErrorMessage string `json:"errorMessage"`
+	ErrorCode    string `json:"errorCode"`
+	SessionID    string `json:"sessionId"`
+}
+
+// Error codes partnerhub puts in ErrorBody.ErrorCode. They are part of the
+// contract with Pay1st and tenants' support staff: never rename one.
+const (
+	CodeNotFound        = "NOT_FOUND"         // unknown tenant, environment or resource
+	CodeUnauthorized    = "UNAUTHORIZED"      // bad or missing signature, token or credentials
+	CodeMalformed       = "MALFORMED_REQUEST" // the body is not the JSON object expected
+	CodeInvalidField    = "INVALID_FIELD"     // a field is missing or invalid
+	CodePayloadTooLarge = "PAYLOAD_TOO_LARGE" // the body exceeds the size limit
+	CodeTenantMismatch  = "TENANT_MISMATCH"   // partnerId/partnerCode differ from the URL's tenant
+	CodeUnavailable     = "UNAVAILABLE"       // temporarily unable to record the call; retry
+	CodeInternal        = "INTERNAL_ERROR"    // a bug on our side
+)

@@ -1,0 +1,190 @@
+package payment
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/shopspring/decimal"
+
+	"github.com/partnerhub/partnerhub/internal/db"
+	"github.com/partnerhub/partnerhub/pay1st"
+)
+
+// store holds the SQL for deliveries, payments, events and fulfilments.
+type store struct{}
+
+func (store) insertDelivery(ctx context.Context, q db.Querier, d Delivery) (int64, error) {
+	headers, err := json.Marshal(d.Headers)
+	if err != nil {
+		return 0, fmt.Errorf("encode headers: %w", err)
+	}
+	var tenantID, reference any
+	if d.TenantID != 0 {
+		tenantID = d.TenantID
+	}
+	if d.Reference != "" {
+		reference = d.Reference
+	}
+	body := d.Body
+	if body == nil {
+		body = []byte{}
+	}
+	var id int64
+	err = q.QueryRow(ctx, `INSERT INTO deliveries
+		(session_id, tenant_id, partner_code, environment, kind, remote_addr, headers, body, body_truncated, verdict, reason, status_code, reference)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id`,
+		d.SessionID, tenantID, d.PartnerCode, d.Env, d.Kind, d.RemoteAddr, headers, body, d.BodyTruncated,
+		d.Verdict, d.Reason, d.StatusCode, reference).Scan(&id)
+	if err != nil {
+		return 0, fmt.Errorf("insert delivery: %w", err)
+	}
+	return id, nil
+}
+
+func (store) markDuplicate(ctx context.Context, q db.Querier, deliveryID int64) error {
+	_, err := q.Exec(ctx, `UPDATE deliveries SET verdict = 'duplicate', reason = 'event already recorded' WHERE id = $1`, deliveryID)
+	if err != nil {
+		return fmt.Errorf("mark delivery duplicate: %w", err)
+	}
+	return nil
+}
+
+// lockedPayment is the state an ingest decides from, read under a row lock.
+type lockedPayment struct {
+	id              int64
+	inserted        bool
+	status          string
+	statusUpdatedAt time.Time
+}
+
+// upsertPayment inserts the payment on its first event, or locks the
+// existing row so concurrent events of one payment apply one at a time.
+func (store) upsertPayment(ctx context.Context, q db.Querier, tenantID int64, env string, ev pay1st.PaymentEvent) (lockedPayment, error) {
+	var p lockedPayment
+	err := q.QueryRow(ctx, `INSERT INTO payments
+		(tenant_id, environment, reference, partner_reference, status, amount, currency_code, country_code,
+		 customer_id, payment_method, status_updated_at, created_date)
+		VALUES ($1, $2, $3, $4, $5, $6::numeric, $7, $8, $9, $10, $11, $12)
+		ON CONFLICT (tenant_id, environment, reference) DO UPDATE SET reference = EXCLUDED.reference
+		RETURNING id, xmax = 0, status, status_updated_at`,
+		tenantID, env, ev.Reference, ev.PartnerReference, string(ev.Status), ev.OrderAmount.String(), ev.CurrencyCode,
+		ev.CountryCode, ev.CustomerID, ev.PaymentMethod, ev.UpdatedDate, ev.CreatedDate).
+		Scan(&p.id, &p.inserted, &p.status, &p.statusUpdatedAt)
+	if err != nil {
+		return p, fmt.Errorf("upsert payment: %w", err)
+	}
+	return p, nil
+}
+
+// insertEvent records an event; false when the same event was recorded before.
+func (store) insertEvent(ctx context.Context, q db.Querier, paymentID, tenantID int64, env string, deliveryID int64, ev pay1st.PaymentEvent, applied bool, payload []byte) (bool, error) {
+	tag, err := q.Exec(ctx, `INSERT INTO payment_events
+		(payment_id, tenant_id, environment, delivery_id, status, updated_date, applied, payload)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+		ON CONFLICT (payment_id, status, updated_date) DO NOTHING`,
+		paymentID, tenantID, env, deliveryID, string(ev.Status), ev.UpdatedDate, applied, payload)
+	if err != nil {
+		return false, fmt.Errorf("insert payment event: %w", err)
+	}
+	return tag.RowsAffected() == 1, nil
+}
+
+func (store) applyStatus(ctx context.Context, q db.Querier, paymentID int64, ev pay1st.PaymentEvent) error {
+	_, err := q.Exec(ctx, `UPDATE payments SET status = $2, status_updated_at = $3, payment_method = $4, updated_at = now()
+		WHERE id = $1`, paymentID, string(ev.Status), ev.UpdatedDate, ev.PaymentMethod)
+	if err != nil {
+		return fmt.Errorf("apply payment status: %w", err)
+	}
+	return nil
+}
+
+const paymentColumns = `id, tenant_id, environment, reference, partner_reference, status, amount::text, currency_code,
+	country_code, customer_id, payment_method, status_updated_at, created_date, created_at, updated_at`
+
+func scanPayment(row pgx.Row) (Payment, error) {
+	var p Payment
+	var amount string
+	err := row.Scan(&p.ID, &p.TenantID, &p.Env, &p.Reference, &p.PartnerReference, &p.Status, &amount, &p.CurrencyCode,
+		&p.CountryCode, &p.CustomerID, &p.PaymentMethod, &p.StatusUpdatedAt, &p.CreatedDate, &p.CreatedAt, &p.UpdatedAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return p, ErrNotFound
+	}
+	if err != nil {
+		return p, fmt.Errorf("scan payment: %w", err)
+	}
+	if p.Amount, err = decimal.NewFromString(amount); err != nil {
+		return p, fmt.Errorf("payment %d amount %q: %w", p.ID, amount, err)
+	}
+	return p, nil
+}
+
+func (store) payment(ctx context.Context, q db.Querier, id int64) (Payment, error) {
+	return scanPayment(q.QueryRow(ctx, `SELECT `+paymentColumns+` FROM payments WHERE id = $1`, id))
+}
+
+func (store) paymentByReference(ctx context.Context, q db.Querier, tenantID int64, env, reference string) (Payment, error) {
+	return scanPayment(q.QueryRow(ctx, `SELECT `+paymentColumns+` FROM payments
+		WHERE tenant_id = $1 AND environment = $2 AND reference = $3`, tenantID, env, reference))
+}
+
+const fulfilmentColumns = `id, tenant_id, environment, payment_id, kind, idempotency_key, state, coalesce(plugin_id, 0),
+	attempts, last_error, result_reference, succeeded_at`
+
+func scanFulfilment(row pgx.Row) (Fulfilment, error) {
+	var f Fulfilment
+	err := row.Scan(&f.ID, &f.TenantID, &f.Env, &f.PaymentID, &f.Kind, &f.IdempotencyKey, &f.State, &f.PluginID,
+		&f.Attempts, &f.LastError, &f.ResultReference, &f.SucceededAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return f, ErrNotFound
+	}
+	if err != nil {
+		return f, fmt.Errorf("scan fulfilment: %w", err)
+	}
+	return f, nil
+}
+
+// beginAttempt counts an attempt on the fulfilment of (payment, kind),
+// creating its row on the first one. A succeeded row is returned untouched.
+func (store) beginAttempt(ctx context.Context, q db.Querier, p Payment, kind, key string, pluginID int64) (Fulfilment, error) {
+	return scanFulfilment(q.QueryRow(ctx, `INSERT INTO fulfilments
+		(tenant_id, environment, payment_id, kind, idempotency_key, plugin_id, attempts)
+		VALUES ($1, $2, $3, $4, $5, $6, 1)
+		ON CONFLICT (payment_id, kind) DO UPDATE SET
+			attempts   = fulfilments.attempts + CASE WHEN fulfilments.state = 'succeeded' THEN 0 ELSE 1 END,
+			plugin_id  = CASE WHEN fulfilments.state = 'succeeded' THEN fulfilments.plugin_id ELSE EXCLUDED.plugin_id END,
+			state      = CASE WHEN fulfilments.state = 'succeeded' THEN 'succeeded' ELSE 'pending' END,
+			updated_at = now()
+		RETURNING `+fulfilmentColumns,
+		p.TenantID, p.Env, p.ID, kind, key, pluginID))
+}
+
+// succeed marks a fulfilment succeeded; false if it already was.
+func (store) succeed(ctx context.Context, q db.Querier, id int64, resultRef string) (bool, error) {
+	tag, err := q.Exec(ctx, `UPDATE fulfilments SET state = 'succeeded', result_reference = $2, last_error = '',
+		succeeded_at = now(), updated_at = now() WHERE id = $1 AND state <> 'succeeded'`, id, resultRef)
+	if err != nil {
+		return false, fmt.Errorf("mark fulfilment succeeded: %w", err)
+	}
+	return tag.RowsAffected() == 1, nil
+}
+
+func (store) recordError(ctx context.Context, q db.Querier, id int64, reason string, final bool) error {
+	state := StatePending
+	if final {
+		state = StateFailed
+	}
+	_, err := q.Exec(ctx, `UPDATE fulfilments SET last_error = $2, state = $3, updated_at = now()
+		WHERE id = $1 AND state <> 'succeeded'`, id, reason, state)
+	if err != nil {
+		return fmt.Errorf("record fulfilment error: %w", err)
+	}
+	return nil
+}
+
+func (store) fulfilment(ctx context.Context, q db.Querier, paymentID int64, kind string) (Fulfilment, error) {
+	return scanFulfilment(q.QueryRow(ctx, `SELECT `+fulfilmentColumns+` FROM fulfilments WHERE payment_id = $1 AND kind = $2`, paymentID, kind))
+}
