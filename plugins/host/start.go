@@ -1,0 +1,219 @@
+package host
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"maps"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"time"
+
+	"github.com/hashicorp/go-plugin"
+
+	"github.com/partnerhub/partnerhub/plugins/sdk"
+)
+
+// busyRetries bounds retries of ETXTBSY: a child forked concurrently by
+// another goroutine can briefly hold the just-written binary open (a known
+// Go fork/exec race), which makes exec fail although nothing is wrong.
+const busyRetries = 5
+
+// start fetches, starts, describes and configures the plugin for key.
+func (h *Host) start(ctx context.Context, key Key) (*instance, error) {
+	log := h.log.With("partner_code", key.PartnerCode, "env", key.Env, "sha256", key.SHA256)
+	bin, err := h.binary(ctx, key.SHA256)
+	if err != nil {
+		return nil, err
+	}
+	dir, err := h.workDir(key)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrStart, err)
+	}
+	sum, err := hex.DecodeString(key.SHA256)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidKey, err) // unreachable after validate
+	}
+
+	began := time.Now()
+	var c *plugin.Client
+	var rpc plugin.ClientProtocol
+	for attempt := 0; ; attempt++ {
+		c = plugin.NewClient(h.clientConfig(bin, dir, sum, log))
+		rpc, err = c.Client()
+		if err == nil {
+			break
+		}
+		c.Kill()
+		switch {
+		case errors.Is(err, plugin.ErrChecksumsDoNotMatch):
+			// The cached file changed since it was verified: drop it, so the
+			// next Get fetches a good copy, and say so loudly.
+			_ = os.Remove(bin)
+			log.Error("cached plugin binary does not match its sha256; removed", "path", bin)
+			return nil, fmt.Errorf("%w: cached %s: %w", ErrChecksum, bin, err)
+		case isBusy(err) && attempt < busyRetries:
+			time.Sleep(time.Duration(attempt+1) * 20 * time.Millisecond)
+			continue
+		}
+		return nil, fmt.Errorf("%w: %s: %w", ErrStart, key.SHA256, err)
+	}
+
+	inst, err := h.handshake(ctx, key, c, rpc)
+	if err != nil {
+		c.Kill()
+		return nil, err
+	}
+	log.Info("plugin started", "pid", inst.pid, "name", inst.desc.Name, "version", inst.desc.Version,
+		"took", time.Since(began))
+	return inst, nil
+}
+
+// handshake dispenses the plugin, checks its protocol and configures it.
+func (h *Host) handshake(ctx context.Context, key Key, c *plugin.Client, rpc plugin.ClientProtocol) (*instance, error) {
+	raw, err := rpc.Dispense(sdk.PluginName)
+	if err != nil {
+		return nil, fmt.Errorf("%w: dispense: %w", ErrStart, err)
+	}
+	p, ok := raw.(sdk.Plugin)
+	if !ok {
+		return nil, fmt.Errorf("%w: dispensed %T, not an sdk.Plugin", ErrStart, raw)
+	}
+	ctx, cancel := context.WithTimeout(ctx, h.cfg.CallTimeout)
+	defer cancel()
+	desc, err := p.Describe(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("%w: describe: %w", ErrStart, err)
+	}
+	if desc.ProtocolVersion != sdk.ProtocolVersion {
+		return nil, fmt.Errorf("%w: plugin %q speaks protocol %d, want %d",
+			ErrStart, desc.Name, desc.ProtocolVersion, sdk.ProtocolVersion)
+	}
+	settings := maps.Clone(key.Settings)
+	if err := p.Configure(ctx, sdk.ConfigureRequest{
+		Settings:    maps.Clone(settings), // the plugin's copy; ours stays intact
+		PartnerCode: key.PartnerCode,
+		Environment: key.Env,
+	}); err != nil {
+		return nil, fmt.Errorf("%w: configure: %w", ErrStart, err)
+	}
+	key.Settings = settings
+	inst := &instance{key: key, client: c, plugin: p, desc: desc}
+	if rc := c.ReattachConfig(); rc != nil {
+		inst.pid = rc.Pid
+	}
+	return inst, nil
+}
+
+func (h *Host) clientConfig(bin, dir string, sum []byte, log *slog.Logger) *plugin.ClientConfig {
+	cmd := exec.Command(bin)
+	cmd.Env = []string{} // non-nil: with SkipHostEnv, nothing of ours leaks
+	cmd.Dir = dir
+	cmd.SysProcAttr = h.sandbox.procAttr()
+	return &plugin.ClientConfig{
+		HandshakeConfig:  sdk.Handshake,
+		Plugins:          sdk.PluginMap(nil),
+		Cmd:              cmd,
+		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
+		SecureConfig:     &plugin.SecureConfig{Checksum: sum, Hash: sha256.New()},
+		AutoMTLS:         true,
+		SkipHostEnv:      true,
+		StartTimeout:     h.cfg.StartTimeout,
+		Logger:           newHCLogger(log),
+	}
+}
+
+// binary returns the path of the cached executable for sha, fetching and
+// verifying it first if it is not cached yet.
+func (h *Host) binary(ctx context.Context, sha string) (string, error) {
+	path := filepath.Join(h.cfg.CacheDir, sha)
+	if fi, err := os.Lstat(path); err == nil && fi.Mode().IsRegular() {
+		return path, nil // go-plugin verifies the checksum again before exec
+	}
+	blob, err := h.src.Blob(ctx, sha)
+	if err != nil {
+		return "", fmt.Errorf("%w: fetch %s: %w", ErrStart, sha, err)
+	}
+	got := sha256.Sum256(blob)
+	if hex.EncodeToString(got[:]) != sha {
+		return "", fmt.Errorf("%w: fetched %d bytes for %s hash to %x", ErrChecksum, len(blob), sha, got)
+	}
+	if err := writeFileAtomic(path, blob, 0o555); err != nil {
+		return "", fmt.Errorf("%w: cache %s: %w", ErrStart, sha, err)
+	}
+	h.log.Info("plugin binary cached", "sha256", sha, "bytes", len(blob))
+	return path, nil
+}
+
+// writeFileAtomic writes data to path via a temporary file in the same
+// directory, so nobody ever sees (or executes) a partial file.
+func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
+	dir := filepath.Dir(path)
+	tmp, err := os.CreateTemp(dir, ".tmp-"+filepath.Base(path)+"-*")
+	if err != nil {
+		return err
+	}
+	defer func() { _ = os.Remove(tmp.Name()) }() // no-op once renamed
+	if _, err := tmp.Write(data); err != nil {
+		_ = tmp.Close()
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		_ = tmp.Close()
+		return err
+	}
+	if err := tmp.Chmod(perm); err != nil {
+		_ = tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return err
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = d.Close() }()
+	return d.Sync()
+}
+
+// workDir creates WorkDir/<partnerCode>/<env>, private to the plugin's user.
+func (h *Host) workDir(key Key) (string, error) {
+	parent := filepath.Join(h.cfg.WorkDir, key.PartnerCode)
+	if err := makeDir(parent, 0o755); err != nil {
+		return "", err
+	}
+	dir := filepath.Join(parent, key.Env)
+	if err := makeDir(dir, 0o700); err != nil {
+		return "", err
+	}
+	if err := h.sandbox.own(dir); err != nil {
+		return "", fmt.Errorf("work dir %s: %w", dir, err)
+	}
+	return dir, nil
+}
+
+// makeDir creates dir if missing and sets perm either way (MkdirAll alone
+// would leave an existing directory's mode, and the umask, in charge).
+func makeDir(dir string, perm os.FileMode) error {
+	fi, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		if err := os.MkdirAll(dir, perm); err != nil {
+			return err
+		}
+	case err != nil:
+		return err
+	case !fi.IsDir():
+		return fmt.Errorf("%s: not a directory", dir)
+	}
+	return os.Chmod(dir, perm)
+}
