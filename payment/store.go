@@ -152,7 +152,7 @@ func scanFulfilment(row pgx.Row) (Fulfilment, error) {
 func (store) beginAttempt(ctx context.Context, q db.Querier, p Payment, kind, key string, pluginID int64) (Fulfilment, error) {
 	return scanFulfilment(q.QueryRow(ctx, `INSERT INTO fulfilments
 		(tenant_id, environment, payment_id, kind, idempotency_key, plugin_id, attempts)
-		VALUES ($1, $2, $3, $4, $5, $6, 1)
+		VALUES ($1, $2, $3, $4, $5, NULLIF($6::bigint, 0), 1)
 		ON CONFLICT (payment_id, kind) DO UPDATE SET
 			attempts   = fulfilments.attempts + CASE WHEN fulfilments.state = 'succeeded' THEN 0 ELSE 1 END,
 			plugin_id  = CASE WHEN fulfilments.state = 'succeeded' THEN fulfilments.plugin_id ELSE EXCLUDED.plugin_id END,

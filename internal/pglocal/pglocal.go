@@ -181,6 +181,11 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
+	unlock, err := lockStart(ctx, dir)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	c := &Cluster{
 		dir:      dir,
 		dataDir:  filepath.Join(dir, "data"),
@@ -224,7 +229,7 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 		c.logger.DebugContext(ctx, "port taken meanwhile; retrying", "port", port)
 	}
 	if err := c.createDatabase(ctx); err != nil {
-		c.kill()
+		c.quit()
 		return nil, err
 	}
 	return c, nil
@@ -272,23 +277,34 @@ func (c *Cluster) Stop(ctx context.Context) error {
 	_ = p.signal(os.Interrupt)
 	grace := time.NewTimer(stopGrace)
 	defer grace.Stop()
+	reason := "fast shutdown took too long"
 	select {
 	case <-p.done:
 		c.logger.InfoContext(ctx, "postgres stopped", "elapsed", time.Since(start))
 		return nil
 	case <-ctx.Done():
+		reason = "caller gave up waiting: " + ctx.Err().Error()
 	case <-grace.C:
 	}
-	c.logger.WarnContext(ctx, "postgres fast shutdown too slow; immediate shutdown", "pid", p.pid())
-	_ = p.signal(syscall.SIGQUIT)
-	if p.wait(quitGrace) {
-		return nil
-	}
-	c.logger.WarnContext(ctx, "postgres ignores SIGQUIT; killing it", "pid", p.pid())
-	if !c.kill() {
+	c.logger.WarnContext(ctx, "postgres immediate shutdown", "pid", p.pid(), "reason", reason)
+	if !c.quit() {
 		return fmt.Errorf("%w: pid %d", ErrStopFailed, p.pid())
 	}
 	return nil
+}
+
+// quit stops postgres at once: an immediate shutdown (SIGQUIT), then SIGKILL.
+// It reports whether the postmaster is gone.
+func (c *Cluster) quit() bool {
+	if c.proc.exited() {
+		return true
+	}
+	_ = c.proc.signal(syscall.SIGQUIT)
+	if c.proc.wait(quitGrace) {
+		return true
+	}
+	c.logger.Warn("postgres ignores SIGQUIT; killing it", "pid", c.proc.pid())
+	return c.kill()
 }
 
 // kill SIGKILLs the postmaster and its children, which would otherwise
@@ -301,6 +317,9 @@ func (c *Cluster) kill() bool {
 	children := processesIn(c.dataDir, c.exe)
 	_ = c.proc.signal(os.Kill)
 	for _, pid := range children {
+		if pid == c.proc.pid() {
+			continue
+		}
 		if p, err := os.FindProcess(pid); err == nil {
 			_ = p.Kill()
 			_ = p.Release()
@@ -456,11 +475,15 @@ func (c *Cluster) initdb(ctx context.Context, binDir string, as *runAs) error {
 }
 
 // clearStale deals with what a killed server left behind. Postgres replaces a
-// postmaster.pid whose process is gone by itself, but refuses to start when
-// that pid now belongs to an unrelated process, which is common in containers
-// where pids restart from 1: such a file is removed here. A postgres really
-// running on this data directory is waited for briefly (an orphan finishing
-// its immediate shutdown), then reported as ErrInUse.
+// postmaster.pid whose process is gone by itself, but refuses to start while
+// that pid is alive, and it may be alive without being a server: reused by an
+// unrelated process (common in containers, where pids restart from 1) or a
+// zombie (the dead server's parent gone, and a container's pid 1 that reaps
+// nothing). Such a file is removed here, once no process of the old server
+// (orphaned backends included) still works in the data directory. A server
+// really running on it is waited for briefly (an orphan finishing its
+// immediate shutdown), then reported as ErrInUse. Where processes cannot be
+// inspected, all is left to postgres.
 func (c *Cluster) clearStale(ctx context.Context) error {
 	pidFile := filepath.Join(c.dataDir, "postmaster.pid")
 	deadline := time.Now().Add(staleWait)
@@ -477,18 +500,15 @@ func (c *Cluster) clearStale(ctx context.Context) error {
 		if err != nil || pid <= 0 {
 			return nil // not ours to judge: postgres will say what is wrong
 		}
-		if !alive(pid) {
-			break
-		}
-		isPostgres, known := runsIn(pid, c.dataDir, c.exe)
+		busy, known := c.inUse(pid)
 		if !known {
 			return nil // postgres will judge, and leave its sockets alone
 		}
-		if !isPostgres {
-			c.logger.InfoContext(ctx, "removing stale postmaster.pid naming an unrelated process", "pid", pid)
-			if err := os.Remove(pidFile); err != nil {
+		if !busy {
+			if err := os.Remove(pidFile); err != nil && !errors.Is(err, fs.ErrNotExist) {
 				return fmt.Errorf("pglocal: remove stale %s: %w", pidFile, err)
 			}
+			c.logger.InfoContext(ctx, "removed stale postmaster.pid", "pid", pid)
 			break
 		}
 		if time.Now().After(deadline) {
@@ -501,7 +521,7 @@ func (c *Cluster) clearStale(ctx context.Context) error {
 		}
 	}
 	// No server runs here, so socket lock files are stale too, and they
-	// have the same pid-reuse problem.
+	// have the same pid problem.
 	if c.sockArg != "" {
 		stale, _ := filepath.Glob(filepath.Join(c.sockArg, ".s.PGSQL.*"))
 		for _, f := range stale {
@@ -509,6 +529,16 @@ func (c *Cluster) clearStale(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// inUse reports whether a server still runs on the data directory: the
+// postmaster pid, or processes it left behind.
+func (c *Cluster) inUse(pid int) (busy, known bool) {
+	yes, known := runsIn(pid, c.dataDir, c.exe)
+	if !known || yes {
+		return yes, known
+	}
+	return len(processesIn(c.dataDir, c.exe)) > 0, true
 }
 
 // launch starts postgres on port and waits until it accepts connections. On
@@ -544,7 +574,7 @@ func (c *Cluster) launch(ctx context.Context, as *runAs, port int, durable bool)
 	c.port, c.proc = port, p
 	start := time.Now()
 	if err := c.waitReady(ctx, offset); err != nil {
-		c.kill()
+		c.quit()
 		return err
 	}
 	c.logger.InfoContext(ctx, "postgres ready", "port", port, "pid", p.pid(), "elapsed", time.Since(start))
@@ -582,8 +612,19 @@ func (c *Cluster) waitReady(ctx context.Context, offset int64) error {
 
 // ping connects and checks that the server answering is this cluster's: a
 // port picked as free may meanwhile be another cluster's, and connecting to
-// it would look just like success.
+// it would look just like success. It gives up as soon as the server exits,
+// rather than waiting out a connect timeout against whatever else holds the
+// port.
 func (c *Cluster) ping(ctx context.Context, cfg *pgx.ConnConfig) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-c.proc.done:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
 	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
 		return err
@@ -685,18 +726,6 @@ func freePort() (int, error) {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-// alive reports whether a process with this pid exists (possibly another
-// user's).
-func alive(pid int) bool {
-	p, err := os.FindProcess(pid)
-	if err != nil {
-		return false
-	}
-	defer func() { _ = p.Release() }()
-	err = p.Signal(syscall.Signal(0))
-	return err == nil || errors.Is(err, syscall.EPERM)
 }
 
 // process is a started child. Its goroutine keeps the OS thread that forked it

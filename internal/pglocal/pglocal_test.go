@@ -113,9 +113,11 @@ func requireServer(t *testing.T, c *Cluster) {
 	require.Equal(t, "UTF8", encoding)
 }
 
-func TestNonDurableSettings(t *testing.T) {
+func TestNonDurableSettingsAndImmediateStop(t *testing.T) {
 	t.Parallel()
-	c := start(t, Options{Dir: tempDir(t), Logger: testLogger(t)})
+	dir := tempDir(t)
+	opts := Options{Dir: dir, Logger: testLogger(t)}
+	c := start(t, opts)
 	require.Contains(t, c.URL(), "/partnerhub?")
 	conn, err := pgx.Connect(t.Context(), c.URL())
 	require.NoError(t, err)
@@ -125,7 +127,16 @@ func TestNonDurableSettings(t *testing.T) {
 		require.NoError(t, conn.QueryRow(t.Context(), "SELECT current_setting($1)", name).Scan(&v))
 		require.Equal(t, "off", v, name)
 	}
-	stop(t, c)
+
+	// A caller out of time gets an immediate shutdown, still complete, and
+	// the cluster recovers from it at the next start.
+	cancelled, cancel := context.WithCancel(t.Context())
+	cancel()
+	require.NoError(t, c.Stop(cancelled))
+	resolved, err := filepath.EvalSymlinks(filepath.Join(dir, "data"))
+	require.NoError(t, err)
+	requireNoServer(t, resolved)
+	stop(t, start(t, opts))
 }
 
 // TestHelperCluster is not a test: TestParentKilled runs the test binary
@@ -179,7 +190,7 @@ func TestParentKilled(t *testing.T) {
 	stop(t, c)
 }
 
-func TestStalePidFileOfUnrelatedProcess(t *testing.T) {
+func TestStalePidFile(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		t.Skip("telling processes apart needs /proc")
 	}
@@ -187,16 +198,81 @@ func TestStalePidFileOfUnrelatedProcess(t *testing.T) {
 	dir := tempDir(t)
 	opts := Options{Dir: dir, Logger: testLogger(t)}
 	stop(t, start(t, opts))
+	pidFile := filepath.Join(dir, "data", "postmaster.pid")
+	// The stand-in processes run as the server's user: postgres takes a pid
+	// it may not signal (EPERM) for stale by itself.
+	as, err := resolveRunAs("")
+	require.NoError(t, err)
 
 	// A postmaster.pid left by a killed server whose pid now belongs to
 	// something else: postgres alone would refuse to start.
 	other := exec.Command("sleep", "60")
+	other.SysProcAttr = sysProcAttr(as, 0)
 	require.NoError(t, other.Start())
 	t.Cleanup(func() { _ = other.Process.Kill(); _ = other.Wait() })
-	pidFile := filepath.Join(dir, "data", "postmaster.pid")
 	require.NoError(t, os.WriteFile(pidFile, fmt.Appendf(nil, "%d\n%s/data\n", other.Process.Pid, dir), 0o600))
-
 	stop(t, start(t, opts))
+
+	// One naming a zombie, as a killed server becomes when nothing reaps
+	// it (containers whose pid 1 does not).
+	zombie := exec.Command("true")
+	zombie.SysProcAttr = sysProcAttr(as, 0)
+	require.NoError(t, zombie.Start())
+	t.Cleanup(func() { _ = zombie.Wait() })
+	require.Eventually(t, func() bool {
+		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", zombie.Process.Pid))
+		return err == nil && strings.Contains(string(stat), ") Z ")
+	}, 5*time.Second, 10*time.Millisecond)
+	require.NoError(t, os.WriteFile(pidFile, fmt.Appendf(nil, "%d\n%s/data\n", zombie.Process.Pid, dir), 0o600))
+	stop(t, start(t, opts))
+}
+
+// TestConcurrentStart starts two clusters on one new directory at once: one
+// initialises and runs it, the other is told it is in use.
+func TestConcurrentStart(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("the start lock is Linux-only")
+	}
+	t.Parallel()
+	dir := tempDir(t)
+	type result struct {
+		c   *Cluster
+		err error
+	}
+	results := make(chan result, 2)
+	for range 2 {
+		go func() {
+			c, err := Start(t.Context(), Options{Dir: dir})
+			results <- result{c, err}
+		}()
+	}
+	var started []*Cluster
+	var errs []error
+	for range 2 {
+		r := <-results
+		if r.err != nil {
+			errs = append(errs, r.err)
+		} else {
+			t.Cleanup(func() { _ = r.c.Stop(context.Background()) })
+			started = append(started, r.c)
+		}
+	}
+	require.Len(t, started, 1, "errors: %v", errs)
+	require.ErrorIs(t, errs[0], ErrInUse)
+	stop(t, started[0])
+}
+
+// TestInUse starts a second cluster on a running one's directory.
+func TestInUse(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("telling processes apart needs /proc")
+	}
+	t.Parallel()
+	dir := tempDir(t)
+	c := start(t, Options{Dir: dir, Logger: testLogger(t)})
+	_, err := Start(t.Context(), Options{Dir: dir, Logger: testLogger(t)})
+	require.ErrorIs(t, err, ErrInUse)
+	stop(t, c)
 }
 
 func TestBusyPortFails(t *testing.T) {
@@ -208,6 +284,7 @@ func TestBusyPortFails(t *testing.T) {
 
 	_, err = Start(t.Context(), Options{Dir: dir, Port: l.Addr().(*net.TCPAddr).Port, Logger: testLogger(t)})
 	require.ErrorIs(t, err, ErrStartFailed)
+	require.ErrorContains(t, err, "port already in use")
 	resolved, err := filepath.EvalSymlinks(filepath.Join(dir, "data"))
 	require.NoError(t, err)
 	requireNoServer(t, resolved)

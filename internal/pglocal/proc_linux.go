@@ -3,12 +3,17 @@
 package pglocal
 
 import (
+	"bytes"
+	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 )
 
 // canSwitchUser reports whether Start can run Postgres as Options.RunAs when
@@ -91,11 +96,26 @@ func processesIn(dir, exe string) []int {
 }
 
 // runsIn reports whether process pid runs executable exe ("" for any) in
-// directory dir; known is false when that cannot be told (the process is gone
-// or may not be inspected).
+// directory dir: false for a process that is gone or a zombie. known is false
+// when that cannot be told (a process this user may not inspect).
 func runsIn(pid int, dir, exe string) (yes, known bool) {
 	proc := filepath.Join("/proc", strconv.Itoa(pid))
+	stat, err := os.ReadFile(filepath.Join(proc, "stat"))
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, true
+	}
+	if err != nil {
+		return false, false
+	}
+	// The state follows the command name, in parentheses that may
+	// themselves hold ") ".
+	if i := bytes.LastIndexByte(stat, ')'); i >= 0 && i+2 < len(stat) && (stat[i+2] == 'Z' || stat[i+2] == 'X') {
+		return false, true
+	}
 	cwd, err := os.Readlink(filepath.Join(proc, "cwd"))
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, true // exited meanwhile
+	}
 	if err != nil {
 		return false, false
 	}
@@ -111,4 +131,31 @@ func runsIn(pid int, dir, exe string) (yes, known bool) {
 	}
 	// A binary replaced by a package upgrade while running shows as deleted.
 	return strings.TrimSuffix(got, " (deleted)") == exe, true
+}
+
+// lockStart serialises Start on one directory across processes, so that two
+// callers starting at once cannot run initdb over each other; the second
+// then finds the first's server running. The kernel drops the lock if the
+// holder dies.
+func lockStart(ctx context.Context, dir string) (unlock func(), err error) {
+	f, err := os.OpenFile(filepath.Join(dir, "start.lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("pglocal: start lock: %w", err)
+	}
+	for {
+		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if err == nil {
+			return func() { _ = f.Close() }, nil
+		}
+		if !errors.Is(err, syscall.EWOULDBLOCK) && !errors.Is(err, syscall.EINTR) {
+			_ = f.Close()
+			return nil, fmt.Errorf("pglocal: start lock: %w", err)
+		}
+		select {
+		case <-ctx.Done():
+			_ = f.Close()
+			return nil, fmt.Errorf("pglocal: waiting for another start in %s: %w", dir, ctx.Err())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }

@@ -2,7 +2,10 @@
 
 package pglocal
 
-import "syscall"
+import (
+	"context"
+	"syscall"
+)
 
 // canSwitchUser is false: running Postgres as another user is only
 // implemented for Linux, so Start refuses to run as root elsewhere.
@@ -18,3 +21,5 @@ func checkTraversable(string, *runAs) error { return nil }
 func processesIn(string, string) []int { return nil }
 
 func runsIn(int, string, string) (yes, known bool) { return false, false }
+
+func lockStart(context.Context, string) (unlock func(), err error) { return func() {}, nil }
