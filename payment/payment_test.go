@@ -41,7 +41,7 @@ func setup(t *testing.T) bundle {
 	require.NoError(t, err)
 	env, err := tenants.Env(ctx, "acme", tenant.Staging)
 	require.NoError(t, err)
-	enq, err := jobs.NewEnqueuer(pool, slog.New(slog.DiscardHandler))
+	enq, err := jobs.NewEnqueuer(pool, jobs.Config{FetchCooldown: 10 * time.Millisecond}, slog.New(slog.DiscardHandler))
 	require.NoError(t, err)
 	return bundle{pool: pool, payments: payment.NewService(pool, enq), env: env}
 }

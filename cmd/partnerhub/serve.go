@@ -91,7 +91,11 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, ready fu
 			return fmt.Errorf("PARTNERHUB_OPERATOR_KEY: %w", err)
 		}
 	}
-	enq, err := jobs.NewEnqueuer(pool, logger)
+	jobsCfg := jobs.Config{
+		Workers: cfg.JobWorkers, FetchCooldown: cfg.JobFetchCooldown,
+		FetchPollInterval: cfg.JobFetchPollInterval, MaxAttempts: cfg.JobMaxAttempts,
+	}
+	enq, err := jobs.NewEnqueuer(pool, jobsCfg, logger)
 	if err != nil {
 		return err
 	}
@@ -113,10 +117,7 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, ready fu
 	worker, err := jobs.NewClient(jobs.Deps{
 		Pool: pool, Tenants: svc.tenants, Payments: svc.payments, Plugins: svc.plugins, Host: pluginHost,
 		Logger: logger.With("component", "jobs"),
-	}, jobs.Config{
-		Workers: cfg.JobWorkers, FetchCooldown: cfg.JobFetchCooldown,
-		FetchPollInterval: cfg.JobFetchPollInterval, MaxAttempts: cfg.JobMaxAttempts,
-	})
+	}, jobsCfg)
 	if err != nil {
 		return err
 	}
