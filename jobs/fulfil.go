@@ -61,16 +61,8 @@ func (w *FulfilWorker) Work(ctx context.Context, job *river.Job[FulfilArgs]) err
 	if err != nil {
 		return fmt.Errorf("resolve tenant environment: %w", err)
 	}
-	if env.ActivePluginID == 0 {
-		// Retried with backoff: activating a plugin lets the payment through.
-		return fmt.Errorf("no active plugin in %s/%s", env.PartnerCode, env.Name)
-	}
-	pl, err := w.deps.Plugins.Get(ctx, env.TenantID, env.ActivePluginID)
-	if err != nil {
-		return fmt.Errorf("active plugin: %w", err)
-	}
 	key := payment.IdempotencyKey(env.PartnerCode, env.Name, p.Reference, payment.KindFulfil)
-	f, err := w.deps.Payments.BeginAttempt(ctx, p, payment.KindFulfil, key, pl.ID)
+	f, err := w.deps.Payments.BeginAttempt(ctx, p, payment.KindFulfil, key, env.ActivePluginID)
 	if err != nil {
 		return err
 	}
@@ -92,6 +84,15 @@ func (w *FulfilWorker) Work(ctx context.Context, job *river.Job[FulfilArgs]) err
 			return river.JobCancel(cause)
 		}
 		return cause
+	}
+
+	if env.ActivePluginID == 0 {
+		// Retried with backoff: activating a plugin lets the payment through.
+		return fail("no active plugin", false, fmt.Errorf("no active plugin in %s/%s", env.PartnerCode, env.Name))
+	}
+	pl, err := w.deps.Plugins.Get(ctx, env.TenantID, env.ActivePluginID)
+	if err != nil {
+		return fail("active plugin unavailable", false, fmt.Errorf("active plugin: %w", err))
 	}
 
 	plugin, err := w.deps.Host.Get(ctx, host.Key{PartnerCode: env.PartnerCode, Env: env.Name, SHA256: pl.SHA256})

@@ -69,11 +69,14 @@ func NewClient(deps Deps, cfg Config) (*river.Client[pgx.Tx], error) {
 // River client, so services that queue work need no workers.
 type Enqueuer struct{ client *river.Client[pgx.Tx] }
 
-// NewEnqueuer returns an Enqueuer over pool. Its FetchCooldown must match
-// the workers': River also uses it to rate-limit the insert notifications
-// that wake workers, and its 100 ms default would delay most jobs.
+// NewEnqueuer returns an Enqueuer over pool. It takes the workers' Config:
+// MaxAttempts is stamped on each job at insert, and River also uses
+// FetchCooldown to rate-limit the insert notifications that wake workers
+// (its 100 ms default would delay most jobs).
 func NewEnqueuer(pool *pgxpool.Pool, cfg Config, logger *slog.Logger) (*Enqueuer, error) {
-	client, err := river.NewClient(riverpgxv5.New(pool), &river.Config{FetchCooldown: cfg.FetchCooldown, Logger: logger})
+	client, err := river.NewClient(riverpgxv5.New(pool), &river.Config{
+		FetchCooldown: cfg.FetchCooldown, MaxAttempts: cfg.MaxAttempts, Logger: logger,
+	})
 	if err != nil {
 		return nil, fmt.Errorf("jobs: river insert client: %w", err)
 	}

@@ -289,7 +289,8 @@ func (s *server) fulfilmentState(t testing.TB, reference string) string {
 // TestEndToEnd: the real server and the real wallet plugin process; a signed
 // SUCCESSFUL event sent three times credits the player exactly once.
 func TestEndToEnd(t *testing.T) {
-	s := startServer(t)
+	// The console exporter turns tracing on through the standard variable.
+	s := startServer(t, "OTEL_TRACES_EXPORTER=console")
 	key := s.createTenant(t, "acme", 1042)
 	s.activateWallet(t, "acme")
 
@@ -324,6 +325,8 @@ func TestEndToEnd(t *testing.T) {
 	require.Empty(t, processesUnder(s.dataDir), "plugin processes outlived the server")
 	require.NotContains(t, s.logs.String(), key, "the Signing Key never reaches the logs")
 	require.NotContains(t, s.logs.String(), s.operatorKey, "nor the operator key")
+	require.Contains(t, s.logs.String(), `"Name":"POST /pay1st/{env}/{partnerCode}/payment-events"`,
+		"webhooks get an HTTP server span")
 }
 
 // normalise drops trailing zeros so "100.50" and "100.5" compare equal.

@@ -78,27 +78,63 @@ var settings = []Setting{
 	{Env: "PARTNERHUB_LOG_LEVEL", Flag: "log-level", Default: "info", Usage: "Log level: debug, info, warn or error.",
 		set: func(c *Config, v string) error { c.LogLevel = v; return oneOf(v, "debug", "info", "warn", "error") }},
 	{Env: "PARTNERHUB_MAX_BODY_BYTES", Flag: "max-body-bytes", Default: "1048576", Usage: "Largest request body accepted on Pay1st-facing endpoints (1 KiB - 64 MiB); larger gets 413.",
-		set: func(c *Config, v string) error { n, err := intIn(v, 1<<10, 64<<20); c.MaxBodyBytes = int64(n); return err }},
+		set: func(c *Config, v string) error {
+			n, err := intIn(v, 1<<10, 64<<20)
+			c.MaxBodyBytes = int64(n)
+			return err
+		}},
 	{Env: "PARTNERHUB_SIGNATURE_WINDOW", Flag: "signature-window", Default: "5m", Usage: "How far X-TIMESTAMP may be from now on signed webhooks (1s-1h).",
-		set: func(c *Config, v string) error { d, err := durIn(v, time.Second, time.Hour); c.SignatureWindow = d; return err }},
+		set: func(c *Config, v string) error {
+			d, err := durIn(v, time.Second, time.Hour)
+			c.SignatureWindow = d
+			return err
+		}},
 	{Env: "PARTNERHUB_HTTP_READ_TIMEOUT", Flag: "http-read-timeout", Default: "30s", Usage: "Time allowed to read a whole request, headers and body (1s-10m).",
-		set: func(c *Config, v string) error { d, err := durIn(v, time.Second, 10*time.Minute); c.ReadTimeout = d; return err }},
+		set: func(c *Config, v string) error {
+			d, err := durIn(v, time.Second, 10*time.Minute)
+			c.ReadTimeout = d
+			return err
+		}},
 	{Env: "PARTNERHUB_HTTP_WRITE_TIMEOUT", Flag: "http-write-timeout", Default: "60s", Usage: "Time allowed to handle a request and write its response (1s-10m).",
-		set: func(c *Config, v string) error { d, err := durIn(v, time.Second, 10*time.Minute); c.WriteTimeout = d; return err }},
+		set: func(c *Config, v string) error {
+			d, err := durIn(v, time.Second, 10*time.Minute)
+			c.WriteTimeout = d
+			return err
+		}},
 	{Env: "PARTNERHUB_SHUTDOWN_TIMEOUT", Flag: "shutdown-timeout", Default: "30s", Usage: "How long shutdown waits for in-flight requests and jobs (1s-10m).",
-		set: func(c *Config, v string) error { d, err := durIn(v, time.Second, 10*time.Minute); c.ShutdownTimeout = d; return err }},
+		set: func(c *Config, v string) error {
+			d, err := durIn(v, time.Second, 10*time.Minute)
+			c.ShutdownTimeout = d
+			return err
+		}},
 	{Env: "PARTNERHUB_JOB_WORKERS", Flag: "job-workers", Default: "50", Usage: "Jobs this process works at once (1-10000).",
 		set: func(c *Config, v string) error { n, err := intIn(v, 1, 10000); c.JobWorkers = n; return err }},
 	{Env: "PARTNERHUB_JOB_FETCH_COOLDOWN", Flag: "job-fetch-cooldown", Default: "10ms", Usage: "Least time between two job fetches; lower cuts latency, raises database load (1ms-10s).",
-		set: func(c *Config, v string) error { d, err := durIn(v, time.Millisecond, 10*time.Second); c.JobFetchCooldown = d; return err }},
+		set: func(c *Config, v string) error {
+			d, err := durIn(v, time.Millisecond, 10*time.Second)
+			c.JobFetchCooldown = d
+			return err
+		}},
 	{Env: "PARTNERHUB_JOB_FETCH_POLL_INTERVAL", Flag: "job-fetch-poll-interval", Default: "1s", Usage: "Fallback poll for jobs when no notification arrives (10ms-1m).",
-		set: func(c *Config, v string) error { d, err := durIn(v, 10*time.Millisecond, time.Minute); c.JobFetchPollInterval = d; return err }},
+		set: func(c *Config, v string) error {
+			d, err := durIn(v, 10*time.Millisecond, time.Minute)
+			c.JobFetchPollInterval = d
+			return err
+		}},
 	{Env: "PARTNERHUB_JOB_MAX_ATTEMPTS", Flag: "job-max-attempts", Default: "25", Usage: "Attempts before a job is discarded and its fulfilment marked failed (1-100).",
 		set: func(c *Config, v string) error { n, err := intIn(v, 1, 100); c.JobMaxAttempts = n; return err }},
 	{Env: "PARTNERHUB_PLUGIN_START_TIMEOUT", Flag: "plugin-start-timeout", Default: "10s", Usage: "Time a plugin process has to start and complete its handshake (1s-5m).",
-		set: func(c *Config, v string) error { d, err := durIn(v, time.Second, 5*time.Minute); c.PluginStartTimeout = d; return err }},
+		set: func(c *Config, v string) error {
+			d, err := durIn(v, time.Second, 5*time.Minute)
+			c.PluginStartTimeout = d
+			return err
+		}},
 	{Env: "PARTNERHUB_PLUGIN_CALL_TIMEOUT", Flag: "plugin-call-timeout", Default: "30s", Usage: "Deadline of one plugin call (100ms-10m).",
-		set: func(c *Config, v string) error { d, err := durIn(v, 100*time.Millisecond, 10*time.Minute); c.PluginCallTimeout = d; return err }},
+		set: func(c *Config, v string) error {
+			d, err := durIn(v, 100*time.Millisecond, 10*time.Minute)
+			c.PluginCallTimeout = d
+			return err
+		}},
 	{Env: "PARTNERHUB_PLUGIN_USER", Flag: "plugin-user", Default: "nobody", Usage: "Unprivileged user plugins run as when partnerhub runs as root.",
 		set: func(c *Config, v string) error { c.PluginUser = v; return nonEmpty(v) }},
 }

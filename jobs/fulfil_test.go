@@ -1,0 +1,210 @@
+package jobs_test
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/shopspring/decimal"
+	"github.com/stretchr/testify/require"
+
+	"github.com/partnerhub/partnerhub/internal/db"
+	"github.com/partnerhub/partnerhub/internal/pgtest"
+	"github.com/partnerhub/partnerhub/internal/seal"
+	"github.com/partnerhub/partnerhub/jobs"
+	"github.com/partnerhub/partnerhub/pay1st"
+	"github.com/partnerhub/partnerhub/payment"
+	"github.com/partnerhub/partnerhub/plugins"
+	"github.com/partnerhub/partnerhub/plugins/host"
+	"github.com/partnerhub/partnerhub/plugins/plugintest"
+	"github.com/partnerhub/partnerhub/tenant"
+)
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
+type bundle struct {
+	pool     *pgxpool.Pool
+	tenants  *tenant.Service
+	payments *payment.Service
+	start    func() // starts the workers
+}
+
+// setup runs real River workers against a private database, with the
+// scripted test plugin active for tenant "acme" and no plugin for "bare".
+// Workers start when the test calls b.start.
+func setup(t *testing.T, maxAttempts int) bundle {
+	t.Helper()
+	ctx := context.Background()
+	pool := pgtest.New(t)
+	box, err := seal.New(bytes.Repeat([]byte{5}, 32))
+	require.NoError(t, err)
+	logger := slog.New(slog.DiscardHandler)
+	cfg := jobs.Config{Workers: 4, FetchCooldown: 5 * time.Millisecond, FetchPollInterval: 50 * time.Millisecond, MaxAttempts: maxAttempts}
+	b := bundle{pool: pool, tenants: tenant.NewService(pool, box)}
+	enq, err := jobs.NewEnqueuer(pool, cfg, logger)
+	require.NoError(t, err)
+	b.payments = payment.NewService(pool, enq)
+	registry := plugins.NewRegistry(pool)
+
+	for code, id := range map[string]int64{"acme": 1, "bare": 2} {
+		_, err := b.tenants.Create(ctx, tenant.CreateParams{PartnerCode: code, PartnerID: id, Name: code})
+		require.NoError(t, err)
+	}
+	acme, err := b.tenants.Get(ctx, "acme")
+	require.NoError(t, err)
+	bin := plugintest.Build(t, "github.com/partnerhub/partnerhub/jobs/testdata/scriptplugin")
+	pl, err := registry.Register(ctx, plugins.RegisterParams{TenantID: acme.ID, Name: "script", Version: "1",
+		OS: runtime.GOOS, Arch: runtime.GOARCH, Binary: bin.Bytes})
+	require.NoError(t, err)
+	require.NoError(t, db.InTx(ctx, pool, func(tx pgx.Tx) error {
+		return b.tenants.SetActivePluginTx(ctx, tx, acme, tenant.Staging, pl.ID)
+	}))
+
+	dir, err := os.MkdirTemp("", "partnerhub-jobs-")
+	require.NoError(t, err)
+	require.NoError(t, os.Chmod(dir, 0o755)) // plugins run as nobody when tests run as root
+	t.Cleanup(func() { _ = os.RemoveAll(dir) })
+	h, err := host.New(host.Config{CacheDir: filepath.Join(dir, "cache"), WorkDir: filepath.Join(dir, "work"), Logger: logger}, registry)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = h.Close() })
+
+	client, err := jobs.NewClient(jobs.Deps{Pool: pool, Tenants: b.tenants, Payments: b.payments, Plugins: registry, Host: h, Logger: logger}, cfg)
+	require.NoError(t, err)
+	b.start = func() {
+		require.NoError(t, client.Start(ctx))
+		t.Cleanup(func() {
+			stopCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			_ = client.Stop(stopCtx)
+		})
+	}
+	return b
+}
+
+// pay records a SUCCESSFUL event for the tenant; the customer id picks the
+// scripted plugin's answer.
+func (b bundle) pay(t *testing.T, code, reference string, customer int64) int64 {
+	t.Helper()
+	ctx := context.Background()
+	env, err := b.tenants.Env(ctx, code, tenant.Staging)
+	require.NoError(t, err)
+	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	ev := pay1st.PaymentEvent{PartnerID: env.PartnerID, PartnerCode: code, PartnerReference: "o-" + reference,
+		Reference: reference, OrderAmount: decimal.RequireFromString("10"), CurrencyCode: "ZAR", CountryCode: "ZA",
+		Source: "web", Platform: "WEB", IPAddress: "198.51.100.1", CreatedDate: at, UpdatedDate: at,
+		Status: pay1st.StatusSuccessful, Message: "ok", CustomerID: customer, PaymentMethod: "CARD",
+		TaxPercentage: decimal.Zero, PartnerWebhookURL: "https://x.example/"}
+	res, err := b.payments.IngestEvent(ctx, env, payment.Delivery{SessionID: "s", PartnerCode: code, Env: "staging",
+		RemoteAddr: "t", Headers: map[string]string{}, Body: []byte("{}")}, ev)
+	require.NoError(t, err)
+	require.True(t, res.Enqueued)
+	return res.PaymentID
+}
+
+type jobState struct {
+	State    string
+	Attempt  int
+	Errors   int
+	FState   string
+	Attempts int
+	LastErr  string
+}
+
+func (b bundle) state(t *testing.T, paymentID int64) jobState {
+	t.Helper()
+	var s jobState
+	err := b.pool.QueryRow(context.Background(), `
+		SELECT j.state::text, j.attempt, coalesce(array_length(j.errors, 1), 0),
+		       coalesce(f.state, ''), coalesce(f.attempts, 0), coalesce(f.last_error, '')
+		FROM river_job j LEFT JOIN fulfilments f ON f.payment_id = $1
+		WHERE j.kind = 'fulfil' AND (j.args->>'payment_id')::bigint = $1`, paymentID).
+		Scan(&s.State, &s.Attempt, &s.Errors, &s.FState, &s.Attempts, &s.LastErr)
+	require.NoError(t, err)
+	return s
+}
+
+func (b bundle) waitFor(t *testing.T, paymentID int64, jobStates ...string) jobState {
+	t.Helper()
+	var s jobState
+	require.Eventually(t, func() bool {
+		s = b.state(t, paymentID)
+		for _, want := range jobStates {
+			if s.State == want {
+				return true
+			}
+		}
+		return false
+	}, 30*time.Second, 20*time.Millisecond, "job never reached %v", jobStates)
+	return s
+}
+
+func TestFulfilOutcomes(t *testing.T) {
+	t.Parallel()
+	b := setup(t, 25)
+	b.start()
+
+	ok := b.pay(t, "acme", "C-OK-P", 1)
+	s := b.waitFor(t, ok, "completed")
+	require.Equal(t, payment.StateSucceeded, s.FState)
+	require.Equal(t, 1, s.Attempts)
+	f, err := b.payments.Fulfilment(context.Background(), ok, payment.KindFulfil)
+	require.NoError(t, err)
+	require.Equal(t, "game-C-OK-P", f.ResultReference)
+	require.Equal(t, payment.IdempotencyKey("acme", "staging", "C-OK-P", payment.KindFulfil), f.IdempotencyKey)
+
+	rejected := b.pay(t, "acme", "C-NO-P", 2)
+	s = b.waitFor(t, rejected, "cancelled")
+	require.Equal(t, payment.StateFailed, s.FState, "a rejection is final at once")
+	require.Equal(t, 1, s.Attempts)
+	require.Contains(t, s.LastErr, "player banned")
+
+	for customer, want := range map[int64]string{3: "game backend down", 4: "exploded"} {
+		id := b.pay(t, "acme", "C-LATER-"+string(rune('0'+customer))+"-P", customer)
+		s := b.waitFor(t, id, "retryable")
+		require.Equal(t, payment.StatePending, s.FState, "a transient failure is retried")
+		require.GreaterOrEqual(t, s.Attempts, 1)
+		require.Contains(t, s.LastErr, want)
+	}
+
+	bare := b.pay(t, "bare", "C-BARE-P", 1)
+	s = b.waitFor(t, bare, "retryable")
+	require.Equal(t, payment.StatePending, s.FState)
+	require.Contains(t, s.LastErr, "no active plugin")
+}
+
+func TestFulfilExhaustedIsMarkedFailed(t *testing.T) {
+	t.Parallel()
+	b := setup(t, 1)
+	b.start()
+	id := b.pay(t, "acme", "C-DOWN-P", 3)
+	s := b.waitFor(t, id, "discarded")
+	require.Equal(t, payment.StateFailed, s.FState, "out of attempts: listed as failed for an operator")
+	require.Contains(t, s.LastErr, "game backend down")
+
+	bare := b.pay(t, "bare", "C-BARE-P", 1)
+	s = b.waitFor(t, bare, "discarded")
+	require.Equal(t, payment.StateFailed, s.FState)
+	require.Contains(t, s.LastErr, "no active plugin")
+}
+
+func TestFulfilSkipsPaymentNoLongerSuccessful(t *testing.T) {
+	t.Parallel()
+	b := setup(t, 25)
+	ctx := context.Background()
+	// The payment is refunded before any worker runs: its fulfil job must
+	// not credit it.
+	id := b.pay(t, "acme", "C-REFUND-P", 1)
+	_, err := b.pool.Exec(ctx, `UPDATE payments SET status = 'REFUND' WHERE id = $1`, id)
+	require.NoError(t, err)
+	b.start()
+	s := b.waitFor(t, id, "cancelled", "completed")
+	require.Equal(t, "cancelled", s.State)
+	require.Equal(t, "", s.FState, "no attempt was made")
+}
