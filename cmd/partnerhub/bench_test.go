@@ -16,11 +16,21 @@ import (
 // BenchmarkWebhookToPlugin measures, through the real server and the real
 // wallet plugin process, the time from the webhook's acknowledgement (the
 // client has its 200) to the plugin's Fulfil call (the wallet's own
-// timestamp of the credit), for events sent at a steady rate.
+// timestamp of the credit), for events sent at a steady rate. It runs with
+// the default job fetch cooldown and with River's own default (100ms), side
+// by side.
 //
 //	go test -run '^$' -bench WebhookToPlugin -benchtime 400x ./cmd/partnerhub
 func BenchmarkWebhookToPlugin(b *testing.B) {
-	s := startServer(b)
+	for _, cooldown := range []string{"10ms", "100ms"} {
+		b.Run("fetch-cooldown="+cooldown, func(b *testing.B) {
+			benchmarkWebhookToPlugin(b, "PARTNERHUB_JOB_FETCH_COOLDOWN="+cooldown)
+		})
+	}
+}
+
+func benchmarkWebhookToPlugin(b *testing.B, env ...string) {
+	s := startServer(b, env...)
 	key := s.createTenant(b, "bench", 9001)
 	s.activateWallet(b, "bench")
 

@@ -32,7 +32,16 @@ import (
 	"github.com/partnerhub/partnerhub/tenant"
 )
 
-func TestMain(m *testing.M) { pgtest.Main(m) }
+func TestMain(m *testing.M) {
+	code := pgtest.Run(m)
+	if binDir != "" {
+		_ = os.RemoveAll(binDir)
+	}
+	os.Exit(code)
+}
+
+// binDir holds the binaries built for this test binary; TestMain removes it.
+var binDir string
 
 // binaries builds partnerhub and the wallet plugin once per test binary.
 var binaries = sync.OnceValues(func() (map[string]string, error) {
@@ -40,6 +49,7 @@ var binaries = sync.OnceValues(func() (map[string]string, error) {
 	if err != nil {
 		return nil, err
 	}
+	binDir = dir
 	// Plugins may run as an unprivileged user: the binary must be readable.
 	if err := os.Chmod(dir, 0o755); err != nil {
 		return nil, err

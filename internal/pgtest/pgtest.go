@@ -76,10 +76,11 @@ type server struct {
 // m.Run's code; call it from TestMain. If the server cannot be had, no test
 // runs and the package fails, saying why.
 func Main(m *testing.M) {
-	os.Exit(run(m))
+	os.Exit(Run(m))
 }
 
-func run(m *testing.M) int {
+// Run is Main without the exit, for a TestMain with cleanup of its own.
+func Run(m *testing.M) int {
 	// testing.Verbose needs the flags, which m.Run would parse only later.
 	flag.Parse()
 	s, err := setUp()
