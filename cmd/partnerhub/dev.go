@@ -78,8 +78,6 @@ func dev(ctx context.Context, cfg config.Config, logger *slog.Logger, stdout io.
 	defer func() {
 		if err := cluster.Stop(context.WithoutCancel(ctx)); err != nil {
 			logger.Error("stop postgres", "err", err)
-		} else {
-			logger.Info("postgres stopped")
 		}
 	}()
 	cfg.DatabaseURL = cluster.URL()
@@ -152,14 +150,16 @@ partnerhub dev is ready at %s (docs: %s/docs)
   demo tenant %q (partnerId %d), wallet plugin active in staging
   credentials: %s
 
-Send a signed SUCCESSFUL payment event (run it twice: the player is credited once):
+Send a signed SUCCESSFUL payment event (each run is a new payment):
   sh %s
+Send one payment's event again (acknowledged as a duplicate, credited once):
+  SAME_REFERENCE=C-1-P sh %s; SAME_REFERENCE=C-1-P sh %s
 
 Then look at the player's balance:
   cat %s
 
 Ctrl-C stops the server, the plugins and Postgres.
-`, url, url, demoPartnerCode, demoPartnerID, envFile, script, wallets)
+`, url, url, demoPartnerCode, demoPartnerID, envFile, script, script, script, wallets)
 	return nil
 }
 
