@@ -26,8 +26,8 @@ func authenticate(api huma.API, tenants *tenant.Service) func(huma.Context, func
 			next(ctx)
 			return
 		}
-		raw, ok := strings.CutPrefix(ctx.Header("Authorization"), "Bearer ")
-		if !ok || raw == "" {
+		scheme, raw, ok := strings.Cut(ctx.Header("Authorization"), " ")
+		if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(raw) == "" {
 			ctx.SetHeader("WWW-Authenticate", `Bearer realm="partnerhub"`)
 			_ = huma.WriteErr(api, ctx, http.StatusUnauthorized, "missing bearer API key")
 			return

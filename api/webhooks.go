@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -22,6 +23,9 @@ import (
 // rejectedBodyLimit bounds what is kept of a rejected request's body: enough
 // to see what was sent, not enough to let garbage fill the database.
 const rejectedBodyLimit = 64 << 10
+
+// recordTimeout bounds recording a refusal after the request's own context.
+const recordTimeout = 5 * time.Second
 
 // recordedHeaderLimit bounds each recorded header value.
 const recordedHeaderLimit = 512
@@ -49,7 +53,7 @@ type WebhookHandler struct {
 // Register mounts the handlers on mux and documents them in api.
 func (h *WebhookHandler) Register(api huma.API, mux *http.ServeMux) {
 	documentWebhooks(api.OpenAPI())
-	mux.HandleFunc("POST /pay1st/{env}/{partnerCode}/payment-events", h.paymentEvents)
+	mux.HandleFunc("/pay1st/{env}/{partnerCode}/payment-events", h.paymentEvents)
 }
 
 // Ack is the body of an accepted webhook.
@@ -67,6 +71,9 @@ func (h *WebhookHandler) reject(ctx context.Context, w http.ResponseWriter, d pa
 	if len(d.Body) > rejectedBodyLimit {
 		d.Body, d.BodyTruncated = d.Body[:rejectedBodyLimit], true
 	}
+	// Recorded even if the caller hung up meanwhile.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+	defer cancel()
 	if _, err := h.payments.RecordDelivery(ctx, d); err != nil {
 		h.logger.ErrorContext(ctx, "cannot record rejected delivery", "session_id", d.SessionID, "err", err)
 		status, code, msg = http.StatusServiceUnavailable, pay1st.CodeUnavailable, "temporarily unavailable; retry"
@@ -74,6 +81,14 @@ func (h *WebhookHandler) reject(ctx context.Context, w http.ResponseWriter, d pa
 	h.logger.InfoContext(ctx, "webhook rejected", "session_id", d.SessionID, "kind", d.Kind,
 		"partner_code", d.PartnerCode, "env", d.Env, "status", status, "reason", msg)
 	writeJSON(w, status, pay1st.ErrorBody{ErrorMessage: msg, ErrorCode: code, SessionID: d.SessionID})
+}
+
+// unavailable answers 503 (Pay1st sends again later) after trying to record
+// the delivery; the database may be what failed, so recording may fail too.
+func (h *WebhookHandler) unavailable(ctx context.Context, w http.ResponseWriter, d payment.Delivery, cause error) {
+	h.logger.ErrorContext(ctx, "webhook not recorded; asking Pay1st to retry", "session_id", d.SessionID,
+		"partner_code", d.PartnerCode, "env", d.Env, "err", cause)
+	h.reject(ctx, w, d, http.StatusServiceUnavailable, pay1st.CodeUnavailable, "temporarily unavailable; retry")
 }
 
 // readBody reads at most limit bytes; over that it returns what it read and
@@ -110,6 +125,11 @@ func (h *WebhookHandler) newDelivery(r *http.Request, kind string) payment.Deliv
 func (h *WebhookHandler) paymentEvents(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	d := h.newDelivery(r, payment.KindPaymentEvent)
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		h.reject(ctx, w, d, http.StatusMethodNotAllowed, pay1st.CodeMalformed, "method "+r.Method+" not allowed; use POST")
+		return
+	}
 	body, complete, err := readBody(w, r, h.maxBody)
 	d.Body = body
 	if err != nil {
@@ -128,42 +148,42 @@ func (h *WebhookHandler) paymentEvents(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err != nil {
-		h.logger.ErrorContext(ctx, "resolve tenant", "session_id", d.SessionID, "err", err)
-		writeJSON(w, http.StatusServiceUnavailable, pay1st.ErrorBody{ErrorMessage: "temporarily unavailable; retry",
-			ErrorCode: pay1st.CodeUnavailable, SessionID: d.SessionID})
+		h.unavailable(ctx, w, d, fmt.Errorf("resolve tenant: %w", err))
 		return
 	}
 	d.TenantID = env.TenantID
-	if env.TenantStatus != tenant.StatusActive {
-		// Recorded, not acted on: Pay1st retries, and nothing is lost.
-		h.reject(ctx, w, d, http.StatusServiceUnavailable, pay1st.CodeUnavailable, "tenant is suspended")
-		return
-	}
 	if msg := h.authenticate(r, env, body); msg != "" {
 		h.reject(ctx, w, d, http.StatusUnauthorized, pay1st.CodeUnauthorized, msg)
+		return
+	}
+	if env.TenantStatus != tenant.StatusActive {
+		// Recorded, not acted on: Pay1st retries, and nothing is lost. Told
+		// only to an authenticated caller.
+		h.reject(ctx, w, d, http.StatusServiceUnavailable, pay1st.CodeUnavailable, "tenant is suspended")
 		return
 	}
 	ev, err := pay1st.ParsePaymentEvent(body)
 	var fe *pay1st.FieldError
 	switch {
 	case errors.As(err, &fe):
-		h.reject(ctx, w, d, http.StatusUnprocessableEntity, pay1st.CodeInvalidField, fe.Error())
+		h.reject(ctx, w, d, http.StatusUnprocessableEntity, pay1st.CodeInvalidField, "field "+fe.Field+" "+fe.Problem)
 		return
 	case err != nil:
 		h.reject(ctx, w, d, http.StatusBadRequest, pay1st.CodeMalformed, err.Error())
 		return
 	}
 	d.Reference = clip(ev.Reference, pay1st.MaxStringBytes)
-	if ev.PartnerCode != env.PartnerCode || ev.PartnerID != env.PartnerID {
-		h.reject(ctx, w, d, http.StatusUnprocessableEntity, pay1st.CodeTenantMismatch,
-			"partnerCode and partnerId in the body must be this tenant's")
+	if ev.PartnerCode != env.PartnerCode {
+		h.reject(ctx, w, d, http.StatusUnprocessableEntity, pay1st.CodeTenantMismatch, "partnerCode in the body is not this tenant's")
+		return
+	}
+	if ev.PartnerID != env.PartnerID {
+		h.reject(ctx, w, d, http.StatusUnprocessableEntity, pay1st.CodeTenantMismatch, "partnerId in the body is not this tenant's")
 		return
 	}
 	res, err := h.payments.IngestEvent(ctx, env, d, ev)
 	if err != nil {
-		h.logger.ErrorContext(ctx, "ingest payment event", "session_id", d.SessionID, "err", err)
-		writeJSON(w, http.StatusServiceUnavailable, pay1st.ErrorBody{ErrorMessage: "temporarily unavailable; retry",
-			ErrorCode: pay1st.CodeUnavailable, SessionID: d.SessionID})
+		h.unavailable(ctx, w, d, fmt.Errorf("ingest payment event: %w", err))
 		return
 	}
 	ack := Ack{Status: payment.VerdictAccepted, SessionID: d.SessionID, Reference: ev.Reference}

@@ -134,6 +134,8 @@ func TestPaymentEventBadInput(t *testing.T) {
 		{"partnerCode of another tenant", path, with("partnerCode", "other"), signed(with("partnerCode", "other")), 422, pay1st.CodeTenantMismatch, "partnerCode"},
 		{"partnerId of another tenant", path, with("partnerId", 7), signed(with("partnerId", 7)), 422, pay1st.CodeTenantMismatch, "partnerId"},
 		{"body over 1 MiB", path, huge, signed(huge), 413, pay1st.CodePayloadTooLarge, "limit"},
+		{"NUL in partnerCode", "/pay1st/staging/%00/payment-events", good, signed(good), 404, pay1st.CodeNotFound, "unknown"},
+		{"invalid UTF-8 in env", "/pay1st/%ff%fe/acme/payment-events", good, signed(good), 404, pay1st.CodeNotFound, "unknown"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -165,6 +167,49 @@ func TestPaymentEventBadInput(t *testing.T) {
 	status, _, out := b.post(t, path, good, signed(good))
 	require.Equal(t, http.StatusOK, status, out)
 	require.Equal(t, "accepted", out["status"])
+}
+
+func TestPaymentEventWrongMethod(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.createTenant(t, "acme", 1042)
+	for _, method := range []string{http.MethodGet, http.MethodPut, http.MethodDelete} {
+		req, err := http.NewRequest(method, b.srv.URL+"/pay1st/staging/acme/payment-events", nil)
+		require.NoError(t, err)
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		var out pay1st.ErrorBody
+		require.NoError(t, json.NewDecoder(resp.Body).Decode(&out))
+		resp.Body.Close()
+		require.Equal(t, http.StatusMethodNotAllowed, resp.StatusCode)
+		require.Equal(t, http.MethodPost, resp.Header.Get("Allow"))
+		require.NotEmpty(t, out.SessionID)
+	}
+	require.Equal(t, 3, b.count(t, `SELECT count(*) FROM deliveries WHERE status_code = 405`))
+}
+
+func TestSuspendedTenantRecordsButRefuses(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	key := b.createTenant(t, "frozen", 77)
+	_, err := b.pool.Exec(context.Background(), `UPDATE tenants SET status = 'suspended' WHERE partner_code = 'frozen'`)
+	require.NoError(t, err)
+	body := eventBody(t, "frozen", 77, "C-F-P", nil)
+
+	status, _, out := b.post(t, "/pay1st/staging/frozen/payment-events", body, signedHeaders("wrong", body, time.Now()))
+	require.Equal(t, http.StatusUnauthorized, status, "an unauthenticated caller learns nothing about the tenant's status")
+	require.Equal(t, pay1st.CodeUnauthorized, out["errorCode"])
+
+	status, _, out = b.post(t, "/pay1st/staging/frozen/payment-events", body, signedHeaders(key, body, time.Now()))
+	require.Equal(t, http.StatusServiceUnavailable, status)
+	require.Equal(t, pay1st.CodeUnavailable, out["errorCode"])
+	require.Contains(t, out["errorMessage"], "suspended")
+
+	var recorded string
+	require.NoError(t, b.pool.QueryRow(context.Background(), `SELECT encode(body, 'escape') FROM deliveries WHERE session_id = $1`,
+		out["sessionId"]).Scan(&recorded))
+	require.Equal(t, string(body), recorded, "what a suspended tenant receives is kept")
+	require.Equal(t, 0, b.count(t, `SELECT count(*) FROM payments`))
 }
 
 func TestPaymentEventConcurrentDuplicates(t *testing.T) {

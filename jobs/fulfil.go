@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
@@ -15,6 +16,7 @@ import (
 	"github.com/partnerhub/partnerhub/payment"
 	"github.com/partnerhub/partnerhub/plugins/host"
 	"github.com/partnerhub/partnerhub/plugins/sdk"
+	"github.com/partnerhub/partnerhub/tenant"
 )
 
 // FulfilArgs asks for a paid payment to be credited in the game.
@@ -51,24 +53,35 @@ func (w *FulfilWorker) Work(ctx context.Context, job *river.Job[FulfilArgs]) err
 		return river.JobCancel(err)
 	}
 	if err != nil {
-		return err
+		return fmt.Errorf("load payment: %w", err)
 	}
 	if p.Status != string(pay1st.StatusSuccessful) {
 		log.InfoContext(ctx, "payment no longer successful; fulfilment cancelled", "status", p.Status)
 		return river.JobCancel(fmt.Errorf("payment %s is %s, not SUCCESSFUL", p.Reference, p.Status))
 	}
 	env, err := w.deps.Tenants.Env(ctx, job.Args.PartnerCode, p.Env)
+	if errors.Is(err, tenant.ErrNotFound) {
+		return river.JobCancel(fmt.Errorf("tenant %s/%s no longer exists: %w", job.Args.PartnerCode, p.Env, err))
+	}
 	if err != nil {
 		return fmt.Errorf("resolve tenant environment: %w", err)
+	}
+	if env.TenantID != p.TenantID {
+		// The job's partnerCode names another tenant than the payment's.
+		return river.JobCancel(fmt.Errorf("payment %d does not belong to %s", p.ID, job.Args.PartnerCode))
 	}
 	key := payment.IdempotencyKey(env.PartnerCode, env.Name, p.Reference, payment.KindFulfil)
 	f, err := w.deps.Payments.BeginAttempt(ctx, p, payment.KindFulfil, key, env.ActivePluginID)
 	if err != nil {
-		return err
+		return fmt.Errorf("record attempt: %w", err)
 	}
-	if f.State == payment.StateSucceeded {
+	switch f.State {
+	case payment.StateSucceeded:
 		log.InfoContext(ctx, "already fulfilled; nothing to do")
 		return nil
+	case payment.StateFailed:
+		// Rejected or out of attempts earlier: only an operator retries it.
+		return river.JobCancel(fmt.Errorf("fulfilment of %s failed earlier: %s", p.Reference, f.LastError))
 	}
 
 	// fail records why an attempt failed. A rejection is final at once and
@@ -76,7 +89,10 @@ func (w *FulfilWorker) Work(ctx context.Context, job *river.Job[FulfilArgs]) err
 	// the last attempt, when the fulfilment is marked failed for an operator.
 	fail := func(reason string, rejected bool, cause error) error {
 		final := rejected || job.Attempt >= job.MaxAttempts
-		if err := w.deps.Payments.RecordError(ctx, f.ID, reason, final); err != nil {
+		// Recorded even when the job's context is done (timeout, shutdown).
+		recCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if err := w.deps.Payments.RecordError(recCtx, f.ID, reason, final); err != nil {
 			log.ErrorContext(ctx, "record fulfilment error", "err", err)
 		}
 		log.WarnContext(ctx, "fulfilment attempt failed", "reason", reason, "final", final)

@@ -92,10 +92,16 @@ func setup(t *testing.T, maxAttempts int) bundle {
 // scripted plugin's answer.
 func (b bundle) pay(t *testing.T, code, reference string, customer int64) int64 {
 	t.Helper()
+	return b.payAt(t, code, reference, customer, 0)
+}
+
+// payAt is pay with the event's dates moved by offset.
+func (b bundle) payAt(t *testing.T, code, reference string, customer int64, offset time.Duration) int64 {
+	t.Helper()
 	ctx := context.Background()
 	env, err := b.tenants.Env(ctx, code, tenant.Staging)
 	require.NoError(t, err)
-	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).Add(offset)
 	ev := pay1st.PaymentEvent{PartnerID: env.PartnerID, PartnerCode: code, PartnerReference: "o-" + reference,
 		Reference: reference, OrderAmount: decimal.RequireFromString("10"), CurrencyCode: "ZAR", CountryCode: "ZA",
 		Source: "web", Platform: "WEB", IPAddress: "198.51.100.1", CreatedDate: at, UpdatedDate: at,
@@ -164,6 +170,22 @@ func TestFulfilOutcomes(t *testing.T) {
 	require.Equal(t, payment.StateFailed, s.FState, "a rejection is final at once")
 	require.Equal(t, 1, s.Attempts)
 	require.Contains(t, s.LastErr, "player banned")
+
+	// A later SUCCESSFUL event for the rejected payment queues a new job
+	// (River's uniqueness ignores cancelled jobs), but the rejection stands:
+	// the plugin is not called again.
+	again := b.payAt(t, "acme", "C-NO-P", 2, time.Hour)
+	require.Equal(t, rejected, again)
+	require.Eventually(t, func() bool {
+		var cancelled int
+		require.NoError(t, b.pool.QueryRow(context.Background(), `SELECT count(*) FROM river_job
+			WHERE state = 'cancelled' AND (args->>'payment_id')::bigint = $1`, rejected).Scan(&cancelled))
+		return cancelled == 2
+	}, 30*time.Second, 20*time.Millisecond)
+	f, err = b.payments.Fulfilment(context.Background(), rejected, payment.KindFulfil)
+	require.NoError(t, err)
+	require.Equal(t, payment.StateFailed, f.State)
+	require.Equal(t, 1, f.Attempts, "no second plugin call")
 
 	for customer, want := range map[int64]string{3: "game backend down", 4: "exploded"} {
 		id := b.pay(t, "acme", "C-LATER-"+string(rune('0'+customer))+"-P", customer)

@@ -32,6 +32,9 @@ type Config struct {
 	FetchCooldown     time.Duration
 	FetchPollInterval time.Duration
 	MaxAttempts       int
+	// JobTimeout bounds one attempt; it must cover a plugin's start and
+	// call timeouts, or River's one-minute default would cut them short.
+	JobTimeout time.Duration
 }
 
 // Deps are the services workers use.
@@ -57,6 +60,7 @@ func NewClient(deps Deps, cfg Config) (*river.Client[pgx.Tx], error) {
 		FetchCooldown:     cfg.FetchCooldown,
 		FetchPollInterval: cfg.FetchPollInterval,
 		MaxAttempts:       cfg.MaxAttempts,
+		JobTimeout:        cfg.JobTimeout,
 		Logger:            deps.Logger,
 	})
 	if err != nil {

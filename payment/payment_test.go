@@ -125,6 +125,31 @@ func TestIngestOlderEventNeverOverwrites(t *testing.T) {
 	require.Equal(t, 1, b.count(t, `SELECT count(*) FROM river_job WHERE kind = 'fulfil'`))
 }
 
+func TestIngestSameUpdatedDateRanksStatuses(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	// Pay1st may send PENDING and SUCCESSFUL with one updatedDate (or
+	// differing below a microsecond): the success must still count.
+	b.ingest(t, event("C-5-P", pay1st.StatusPending, t0))
+	succ := b.ingest(t, event("C-5-P", pay1st.StatusSuccessful, t0.Add(400*time.Nanosecond)))
+	require.True(t, succ.Applied)
+	require.True(t, succ.Enqueued)
+	require.Equal(t, "SUCCESSFUL", succ.Status)
+
+	late := b.ingest(t, event("C-5-P", pay1st.StatusPending, t0.Add(time.Microsecond-time.Nanosecond)))
+	require.True(t, late.Duplicate, "same status and updatedDate at microsecond precision")
+
+	// A refund at the same instant wins; an old SUCCESSFUL after it neither
+	// applies nor queues anything.
+	refund := b.ingest(t, event("C-5-P", pay1st.StatusRefund, t0))
+	require.True(t, refund.Applied)
+	old := b.ingest(t, event("C-5-P", pay1st.StatusSuccessful, t0.Add(-time.Hour)))
+	require.False(t, old.Applied)
+	require.False(t, old.Enqueued)
+	require.Equal(t, "REFUND", old.Status)
+	require.Equal(t, 1, b.count(t, `SELECT count(*) FROM river_job WHERE kind = 'fulfil'`))
+}
+
 func TestIngestNonSuccessfulQueuesNothing(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
@@ -143,8 +168,16 @@ func TestFulfilmentSucceedsOnce(t *testing.T) {
 	p, err := b.payments.Get(ctx, res.PaymentID)
 	require.NoError(t, err)
 	key := payment.IdempotencyKey("acme", "staging", p.Reference, payment.KindFulfil)
-	require.Equal(t, key, payment.IdempotencyKey("acme", "staging", "C-4-P", payment.KindFulfil), "stable")
-	require.NotEqual(t, key, payment.IdempotencyKey("acme", "staging", "C-4-P", payment.KindReverse))
+	// The key is derived from identity only, and tells apart every part of it.
+	require.Equal(t, `ph1:acme:staging:fulfil:"C-4-P"`, key)
+	for _, other := range []string{
+		payment.IdempotencyKey("acme", "staging", "C-4-P", payment.KindReverse),
+		payment.IdempotencyKey("acme", "production", "C-4-P", payment.KindFulfil),
+		payment.IdempotencyKey("acme2", "staging", "C-4-P", payment.KindFulfil),
+		payment.IdempotencyKey("acme", "staging", "C-4-P:x", payment.KindFulfil),
+	} {
+		require.NotEqual(t, key, other)
+	}
 
 	f, err := b.payments.BeginAttempt(ctx, p, payment.KindFulfil, key, 0)
 	require.NoError(t, err)

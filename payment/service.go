@@ -66,6 +66,8 @@ func (s *Service) IngestEventTx(ctx context.Context, tx pgx.Tx, env tenant.Env, 
 	var res Ingested
 	d.TenantID, d.Env, d.Kind = env.TenantID, env.Name, KindPaymentEvent
 	d.Verdict, d.Reference = VerdictAccepted, ev.Reference
+	// Compare and store at the database's precision (see Precision).
+	ev.UpdatedDate = ev.UpdatedDate.Truncate(Precision)
 	var err error
 	if res.DeliveryID, err = s.store.insertDelivery(ctx, tx, d); err != nil {
 		return res, err
@@ -75,9 +77,9 @@ func (s *Service) IngestEventTx(ctx context.Context, tx pgx.Tx, env tenant.Env, 
 		return res, err
 	}
 	res.PaymentID, res.Status = locked.id, locked.status
-	// At-least-once and unordered: an event older than the current status is
-	// kept in the history but never overwrites it.
-	applied := locked.inserted || ev.UpdatedDate.After(locked.statusUpdatedAt)
+	// At-least-once and unordered: an event that does not supersede the
+	// current status is kept in the history but changes nothing.
+	applied := locked.inserted || supersedes(ev.Status, ev.UpdatedDate, pay1st.Status(locked.status), locked.statusUpdatedAt)
 	// The history keeps the parsed event: the raw bytes stay in the delivery,
 	// and jsonb refuses some valid JSON (\u0000) that unknown fields may carry.
 	payload, err := json.Marshal(ev)
@@ -92,16 +94,19 @@ func (s *Service) IngestEventTx(ctx context.Context, tx pgx.Tx, env tenant.Env, 
 		res.Duplicate = true
 		return res, s.store.markDuplicate(ctx, tx, res.DeliveryID)
 	}
-	if applied && !locked.inserted {
+	if !applied {
+		return res, nil
+	}
+	if !locked.inserted {
 		if err := s.store.applyStatus(ctx, tx, locked.id, ev); err != nil {
 			return res, err
 		}
 	}
-	res.Applied = applied
-	if applied {
-		res.Status = string(ev.Status)
-	}
-	if res.Status == string(pay1st.StatusSuccessful) {
+	res.Applied, res.Status = true, string(ev.Status)
+	// Only the event that makes the payment SUCCESSFUL queues its fulfilment:
+	// a later, unrelated event must not revive a fulfilment that was
+	// rejected or ran out of attempts (retrying those is an operator's call).
+	if ev.Status == pay1st.StatusSuccessful {
 		p, err := s.store.payment(ctx, tx, locked.id)
 		if err != nil {
 			return res, err

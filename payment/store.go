@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -17,6 +18,12 @@ import (
 // store holds the SQL for deliveries, payments, events and fulfilments.
 type store struct{}
 
+// text makes s storable in a Postgres text column, which refuses NUL and
+// invalid UTF-8 — both of which a hostile request can put in a path.
+func text(s string) string {
+	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
+}
+
 func (store) insertDelivery(ctx context.Context, q db.Querier, d Delivery) (int64, error) {
 	headers, err := json.Marshal(d.Headers)
 	if err != nil {
@@ -27,7 +34,7 @@ func (store) insertDelivery(ctx context.Context, q db.Querier, d Delivery) (int6
 		tenantID = d.TenantID
 	}
 	if d.Reference != "" {
-		reference = d.Reference
+		reference = text(d.Reference)
 	}
 	body := d.Body
 	if body == nil {
@@ -37,8 +44,8 @@ func (store) insertDelivery(ctx context.Context, q db.Querier, d Delivery) (int6
 	err = q.QueryRow(ctx, `INSERT INTO deliveries
 		(session_id, tenant_id, partner_code, environment, kind, remote_addr, headers, body, body_truncated, verdict, reason, status_code, reference)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id`,
-		d.SessionID, tenantID, d.PartnerCode, d.Env, d.Kind, d.RemoteAddr, headers, body, d.BodyTruncated,
-		d.Verdict, d.Reason, d.StatusCode, reference).Scan(&id)
+		d.SessionID, tenantID, text(d.PartnerCode), text(d.Env), d.Kind, text(d.RemoteAddr), headers, body, d.BodyTruncated,
+		d.Verdict, text(d.Reason), d.StatusCode, reference).Scan(&id)
 	if err != nil {
 		return 0, fmt.Errorf("insert delivery: %w", err)
 	}
@@ -148,18 +155,24 @@ func scanFulfilment(row pgx.Row) (Fulfilment, error) {
 }
 
 // beginAttempt counts an attempt on the fulfilment of (payment, kind),
-// creating its row on the first one. A succeeded row is returned untouched.
-func (store) beginAttempt(ctx context.Context, q db.Querier, p Payment, kind, key string, pluginID int64) (Fulfilment, error) {
-	return scanFulfilment(q.QueryRow(ctx, `INSERT INTO fulfilments
+// creating its row on the first one. A succeeded or failed row is returned
+// untouched: the first is done, the second waits for an operator.
+func (st store) beginAttempt(ctx context.Context, q db.Querier, p Payment, kind, key string, pluginID int64) (Fulfilment, error) {
+	f, err := scanFulfilment(q.QueryRow(ctx, `INSERT INTO fulfilments
 		(tenant_id, environment, payment_id, kind, idempotency_key, plugin_id, attempts)
 		VALUES ($1, $2, $3, $4, $5, NULLIF($6::bigint, 0), 1)
 		ON CONFLICT (payment_id, kind) DO UPDATE SET
-			attempts   = fulfilments.attempts + CASE WHEN fulfilments.state = 'succeeded' THEN 0 ELSE 1 END,
-			plugin_id  = CASE WHEN fulfilments.state = 'succeeded' THEN fulfilments.plugin_id ELSE EXCLUDED.plugin_id END,
-			state      = CASE WHEN fulfilments.state = 'succeeded' THEN 'succeeded' ELSE 'pending' END,
+			attempts   = fulfilments.attempts + 1,
+			plugin_id  = EXCLUDED.plugin_id,
 			updated_at = now()
+		WHERE fulfilments.state = 'pending'
 		RETURNING `+fulfilmentColumns,
 		p.TenantID, p.Env, p.ID, kind, key, pluginID))
+	if errors.Is(err, ErrNotFound) {
+		// The row exists but is settled; the WHERE skipped the update.
+		return st.fulfilment(ctx, q, p.ID, kind)
+	}
+	return f, err
 }
 
 // succeed marks a fulfilment succeeded; false if it already was.

@@ -94,6 +94,7 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, ready fu
 	jobsCfg := jobs.Config{
 		Workers: cfg.JobWorkers, FetchCooldown: cfg.JobFetchCooldown,
 		FetchPollInterval: cfg.JobFetchPollInterval, MaxAttempts: cfg.JobMaxAttempts,
+		JobTimeout: cfg.PluginStartTimeout + cfg.PluginCallTimeout + 30*time.Second,
 	}
 	enq, err := jobs.NewEnqueuer(pool, jobsCfg, logger)
 	if err != nil {
@@ -140,7 +141,10 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, ready fu
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 	}
-	if err := worker.Start(ctx); err != nil {
+	// Not ctx: River treats a cancelled start context as StopAndCancel, which
+	// would cut running plugin calls at the first signal. Shutdown below stops
+	// it gracefully instead.
+	if err := worker.Start(context.WithoutCancel(ctx)); err != nil {
 		ln.Close()
 		return fmt.Errorf("start job workers: %w", err)
 	}
