@@ -8,6 +8,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -48,14 +49,22 @@ func New(deps Deps) http.Handler {
 	newAPI(mux, deps)
 	return otelhttp.NewHandler(mux, "partnerhub",
 		otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string {
-			if r.Pattern != "" {
+			// The route, not the URL: one span name per endpoint, not per tenant.
+			switch {
+			case r.Pattern == "":
+				return r.Method
+			case strings.Contains(r.Pattern, " "):
 				return r.Pattern
+			default:
+				return r.Method + " " + r.Pattern
 			}
-			return r.Method + " " + r.URL.Path
 		}))
 }
 
 func newAPI(mux *http.ServeMux, deps Deps) huma.API {
+	if deps.Logger == nil {
+		deps.Logger = slog.New(slog.DiscardHandler)
+	}
 	cfg := huma.DefaultConfig("partnerhub", Version)
 	// No $schema links in response bodies: generated clients don't want them.
 	cfg.CreateHooks = nil
@@ -68,7 +77,7 @@ func newAPI(mux *http.ServeMux, deps Deps) huma.API {
 	api.UseMiddleware(authenticate(api, deps.Tenants))
 
 	(&HealthHandler{ready: deps.Ready}).Register(api)
-	(&TenantHandler{tenants: deps.Tenants}).Register(api)
+	(&TenantHandler{tenants: deps.Tenants, logger: deps.Logger}).Register(api)
 	(&WebhookHandler{
 		tenants: deps.Tenants, payments: deps.Payments, logger: deps.Logger,
 		maxBody: deps.MaxBodyBytes, window: deps.SignatureWindow, now: deps.Now,

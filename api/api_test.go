@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -146,6 +147,33 @@ func TestManagementBadInput(t *testing.T) {
 	var n int
 	require.NoError(t, b.pool.QueryRow(context.Background(), `SELECT count(*) FROM tenants`).Scan(&n))
 	require.Equal(t, 1, n, "bad input created nothing")
+}
+
+// TestTenantKeyIsolation: a tenant key sees its own tenant; another
+// tenant is simply not found, and operator-only operations are forbidden.
+func TestTenantKeyIsolation(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.createTenant(t, "acme", 1)
+	b.createTenant(t, "rival", 2)
+	acme, err := b.tenants.Get(context.Background(), "acme")
+	require.NoError(t, err)
+	for _, role := range []string{tenant.RoleAdmin, tenant.RoleViewer} {
+		key, err := b.tenants.CreateTenantKey(context.Background(), acme, role, "test")
+		require.NoError(t, err)
+
+		status, _, body := b.call(t, http.MethodGet, "/v1/tenants/acme", key, nil)
+		require.Equal(t, http.StatusOK, status, body)
+		require.Equal(t, "acme", body["partnerCode"])
+
+		status, ctype, body := b.call(t, http.MethodGet, "/v1/tenants/rival", key, nil)
+		require.Equal(t, http.StatusNotFound, status, "never 403, never data")
+		require.Equal(t, "application/problem+json", ctype)
+		require.NotContains(t, fmt.Sprint(body), "rival")
+
+		status, _, _ = b.call(t, http.MethodPost, "/v1/tenants", key, map[string]any{"partnerCode": "mine", "partnerId": 3, "name": "n"})
+		require.Equal(t, http.StatusForbidden, status)
+	}
 }
 
 func TestHealth(t *testing.T) {

@@ -1,7 +1,9 @@
 package api
 
 import (
+	"context"
 	"errors"
+	"log/slog"
 
 	"github.com/danielgtaylor/huma/v2"
 
@@ -10,9 +12,9 @@ import (
 )
 
 // problem maps a service error to an RFC 9457 problem. It is the one place
-// where package errors become HTTP statuses; anything unknown is a 500 whose
-// detail does not leak internals.
-func problem(err error) error {
+// where package errors become HTTP statuses; anything unknown is logged and
+// answered as a 500 whose detail does not leak internals.
+func problem(ctx context.Context, logger *slog.Logger, err error) error {
 	var fe *tenant.FieldError
 	switch {
 	case err == nil:
@@ -28,6 +30,7 @@ func problem(err error) error {
 	case errors.Is(err, tenant.ErrUnauthorized):
 		return huma.Error401Unauthorized("invalid API key")
 	default:
+		logger.ErrorContext(ctx, "management API error", "err", err)
 		return huma.Error500InternalServerError("internal error")
 	}
 }

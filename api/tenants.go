@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"log/slog"
 	"net/http"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 // TenantHandler serves /v1/tenants.
 type TenantHandler struct {
 	tenants *tenant.Service
+	logger  *slog.Logger
 }
 
 // Tenant is a studio as the API shows it.
@@ -87,7 +89,7 @@ func (h *TenantHandler) create(ctx context.Context, in *CreateTenantInput) (*Cre
 		PartnerCode: in.Body.PartnerCode, PartnerID: in.Body.PartnerID, Name: in.Body.Name,
 	})
 	if err != nil {
-		return nil, problem(err)
+		return nil, problem(ctx, h.logger, err)
 	}
 	out := &CreateTenantOutput{Location: "/v1/tenants/" + c.PartnerCode}
 	out.Body = CreatedTenant{Tenant: tenantOut(c.Tenant), StagingSigningKey: c.StagingSigningKey}
@@ -97,11 +99,11 @@ func (h *TenantHandler) create(ctx context.Context, in *CreateTenantInput) (*Cre
 func (h *TenantHandler) get(ctx context.Context, in *GetTenantInput) (*TenantOutput, error) {
 	t, err := h.tenants.Get(ctx, in.PartnerCode)
 	if err != nil {
-		return nil, problem(err)
+		return nil, problem(ctx, h.logger, err)
 	}
 	if !principal(ctx).CanSee(t.ID) {
 		// Another tenant's resources are simply not found.
-		return nil, problem(tenant.ErrNotFound)
+		return nil, problem(ctx, h.logger, tenant.ErrNotFound)
 	}
 	return &TenantOutput{Body: tenantOut(t)}, nil
 }

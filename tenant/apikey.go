@@ -11,14 +11,18 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
-
-	"github.com/jackc/pgx/v5"
 )
 
 // Key scopes: an operator key sees every tenant, a tenant key one.
 const (
 	ScopeOperator = "operator"
 	ScopeTenant   = "tenant"
+)
+
+// Roles of a key: admins change things, viewers only read.
+const (
+	RoleAdmin  = "admin"
+	RoleViewer = "viewer"
 )
 
 // Principal is who an API key belongs to.
@@ -64,12 +68,8 @@ func (s *Service) Authenticate(ctx context.Context, raw string) (Principal, erro
 	if m == nil {
 		return Principal{}, ErrUnauthorized
 	}
-	var p Principal
-	var tenantID *int64
-	var hash []byte
-	err := s.pool.QueryRow(ctx, `SELECT id, scope, tenant_id, role, secret_hash FROM api_keys WHERE prefix = $1 AND revoked_at IS NULL`, m[1]).
-		Scan(&p.KeyID, &p.Scope, &tenantID, &p.Role, &hash)
-	if errors.Is(err, pgx.ErrNoRows) {
+	p, hash, err := s.store.keyByPrefix(ctx, s.pool, m[1])
+	if errors.Is(err, ErrNotFound) {
 		return Principal{}, ErrUnauthorized
 	}
 	if err != nil {
@@ -77,9 +77,6 @@ func (s *Service) Authenticate(ctx context.Context, raw string) (Principal, erro
 	}
 	if subtle.ConstantTimeCompare(hash, hashKey(raw)) != 1 {
 		return Principal{}, ErrUnauthorized
-	}
-	if tenantID != nil {
-		p.TenantID = *tenantID
 	}
 	return p, nil
 }
@@ -91,13 +88,27 @@ func (s *Service) EnsureOperatorKey(ctx context.Context, raw, name string) error
 	if m == nil {
 		return &FieldError{Field: "operatorKey", Problem: "must look like phk_<8 chars>_<32+ chars>"}
 	}
-	if _, err := s.pool.Exec(ctx, `INSERT INTO api_keys (prefix, secret_hash, scope, name) VALUES ($1, $2, 'operator', $3)
-		ON CONFLICT (prefix) DO NOTHING`, m[1], hashKey(raw), name); err != nil {
+	if err := s.store.insertKey(ctx, s.pool, m[1], hashKey(raw), ScopeOperator, 0, RoleAdmin, name); err != nil {
 		return fmt.Errorf("register operator key: %w", err)
 	}
-	// The prefix may belong to another key: only a matching hash counts.
+	// The prefix may belong to another (or a revoked) key: only a live key
+	// with a matching hash counts.
 	if _, err := s.Authenticate(ctx, raw); err != nil {
-		return fmt.Errorf("%w: operator key prefix already used by another key", ErrConflict)
+		return fmt.Errorf("%w: this operator key's prefix belongs to another key, or the key was revoked", ErrConflict)
 	}
 	return nil
+}
+
+// CreateTenantKey issues a key that sees only tenant t, with role admin or
+// viewer. The raw key is returned once; only its hash is stored.
+func (s *Service) CreateTenantKey(ctx context.Context, t Tenant, role, name string) (string, error) {
+	if role != RoleAdmin && role != RoleViewer {
+		return "", &FieldError{Field: "role", Problem: "must be admin or viewer"}
+	}
+	raw := NewKey()
+	m := keyRE.FindStringSubmatch(raw)
+	if err := s.store.insertKey(ctx, s.pool, m[1], hashKey(raw), ScopeTenant, t.ID, role, name); err != nil {
+		return "", fmt.Errorf("create tenant key: %w", err)
+	}
+	return raw, nil
 }

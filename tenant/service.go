@@ -67,6 +67,10 @@ func (s *Service) Create(ctx context.Context, p CreateParams) (Created, error) {
 		c, err = s.CreateTx(ctx, tx, p)
 		return err
 	})
+	if err == nil {
+		// A lookup just before may have cached "not found".
+		s.forget(p.PartnerCode)
+	}
 	return c, err
 }
 
@@ -150,7 +154,10 @@ func (s *Service) forget(code string) {
 	s.mu.Unlock()
 }
 
-// SetActivePluginTx makes pluginID the active plugin of a tenant environment.
+// SetActivePluginTx makes pluginID, one of t's plugins, the active plugin of
+// a tenant environment. This node forgets its cached environment at once;
+// other nodes (and a read racing this transaction) see the change within
+// envCacheTTL.
 func (s *Service) SetActivePluginTx(ctx context.Context, tx pgx.Tx, t Tenant, env string, pluginID int64) error {
 	if err := s.store.setActivePlugin(ctx, tx, t.ID, env, pluginID); err != nil {
 		return err

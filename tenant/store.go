@@ -83,8 +83,11 @@ func (store) env(ctx context.Context, q db.Querier, code, name string) (envRow, 
 	return r, nil
 }
 
+// setActivePlugin switches the environment to one of the tenant's own
+// plugins; another tenant's plugin id matches no row.
 func (store) setActivePlugin(ctx context.Context, q db.Querier, tenantID int64, env string, pluginID int64) error {
-	tag, err := q.Exec(ctx, `UPDATE environments SET active_plugin_id = $3, updated_at = now() WHERE tenant_id = $1 AND name = $2`,
+	tag, err := q.Exec(ctx, `UPDATE environments SET active_plugin_id = $3, updated_at = now()
+		WHERE tenant_id = $1 AND name = $2 AND EXISTS (SELECT 1 FROM plugins WHERE id = $3 AND tenant_id = $1)`,
 		tenantID, env, pluginID)
 	if err != nil {
 		return fmt.Errorf("set active plugin: %w", err)
@@ -93,4 +96,30 @@ func (store) setActivePlugin(ctx context.Context, q db.Querier, tenantID int64, 
 		return ErrNotFound
 	}
 	return nil
+}
+
+func (store) keyByPrefix(ctx context.Context, q db.Querier, prefix string) (Principal, []byte, error) {
+	var p Principal
+	var tenantID *int64
+	var hash []byte
+	err := q.QueryRow(ctx, `SELECT id, scope, tenant_id, role, secret_hash FROM api_keys WHERE prefix = $1 AND revoked_at IS NULL`, prefix).
+		Scan(&p.KeyID, &p.Scope, &tenantID, &p.Role, &hash)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return p, nil, ErrNotFound
+	}
+	if err != nil {
+		return p, nil, fmt.Errorf("get API key: %w", err)
+	}
+	if tenantID != nil {
+		p.TenantID = *tenantID
+	}
+	return p, hash, nil
+}
+
+// insertKey stores a key's hash; an existing prefix is left as it is.
+func (store) insertKey(ctx context.Context, q db.Querier, prefix string, hash []byte, scope string, tenantID int64, role, name string) error {
+	_, err := q.Exec(ctx, `INSERT INTO api_keys (prefix, secret_hash, scope, tenant_id, role, name)
+		VALUES ($1, $2, $3, NULLIF($4::bigint, 0), $5, $6) ON CONFLICT (prefix) DO NOTHING`,
+		prefix, hash, scope, tenantID, role, name)
+	return err
 }

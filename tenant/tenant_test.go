@@ -3,11 +3,14 @@ package tenant_test
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
+	"github.com/partnerhub/partnerhub/internal/db"
 	"github.com/partnerhub/partnerhub/internal/pgtest"
 	"github.com/partnerhub/partnerhub/internal/seal"
 	"github.com/partnerhub/partnerhub/tenant"
@@ -170,7 +173,53 @@ func TestOperatorKeys(t *testing.T) {
 		require.ErrorIs(t, err, tenant.ErrUnauthorized, bad)
 	}
 
-	var hash []byte
-	require.NoError(t, b.pool.QueryRow(ctx, `SELECT secret_hash FROM api_keys`).Scan(&hash))
-	require.NotContains(t, string(hash), key[13:], "only the hash is stored")
+	var stored []byte
+	require.NoError(t, b.pool.QueryRow(ctx, `SELECT secret_hash FROM api_keys`).Scan(&stored))
+	want := sha256.Sum256([]byte(key))
+	require.Equal(t, want[:], stored, "only the key's SHA-256 is stored")
+}
+
+func TestTenantKeys(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	c, err := b.svc.Create(ctx, tenant.CreateParams{PartnerCode: "acme", PartnerID: 1, Name: "Acme"})
+	require.NoError(t, err)
+
+	key, err := b.svc.CreateTenantKey(ctx, c.Tenant, tenant.RoleViewer, "ci")
+	require.NoError(t, err)
+	p, err := b.svc.Authenticate(ctx, key)
+	require.NoError(t, err)
+	require.False(t, p.Operator())
+	require.Equal(t, tenant.RoleViewer, p.Role)
+	require.True(t, p.CanSee(c.ID))
+	require.False(t, p.CanSee(c.ID+1))
+
+	_, err = b.svc.CreateTenantKey(ctx, c.Tenant, "owner", "x")
+	var fe *tenant.FieldError
+	require.ErrorAs(t, err, &fe)
+	require.Equal(t, "role", fe.Field)
+}
+
+func TestActivePluginMustBeTheTenants(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	acme, err := b.svc.Create(ctx, tenant.CreateParams{PartnerCode: "acme", PartnerID: 1, Name: "Acme"})
+	require.NoError(t, err)
+	other, err := b.svc.Create(ctx, tenant.CreateParams{PartnerCode: "other", PartnerID: 2, Name: "Other"})
+	require.NoError(t, err)
+	var pluginID int64
+	require.NoError(t, b.pool.QueryRow(ctx, `WITH blob AS (INSERT INTO plugin_blobs (sha256, size, data) VALUES (repeat('a', 64), 1, 'x') RETURNING sha256)
+		INSERT INTO plugins (tenant_id, name, version, sha256, os, arch) SELECT $1, 'p', '1', sha256, 'linux', 'amd64' FROM blob RETURNING id`,
+		other.ID).Scan(&pluginID))
+
+	set := func(tn tenant.Tenant) error {
+		return db.InTx(ctx, b.pool, func(tx pgx.Tx) error { return b.svc.SetActivePluginTx(ctx, tx, tn, tenant.Staging, pluginID) })
+	}
+	require.ErrorIs(t, set(acme.Tenant), tenant.ErrNotFound, "another tenant's plugin cannot be activated")
+	require.NoError(t, set(other.Tenant))
+	env, err := b.svc.Env(ctx, "other", tenant.Staging)
+	require.NoError(t, err)
+	require.Equal(t, pluginID, env.ActivePluginID)
 }

@@ -81,6 +81,17 @@ func dev(ctx context.Context, cfg config.Config, logger *slog.Logger, stdout io.
 		}
 	}()
 	cfg.DatabaseURL = cluster.URL()
+	// If Postgres dies, dev stops rather than serving errors.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-cluster.Done():
+			logger.Error("postgres exited; stopping", "log", cluster.LogPath())
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
 	if err := migrate(ctx, cfg, logger); err != nil {
 		return err
 	}
@@ -169,7 +180,7 @@ const sendEventScript = `#!/bin/sh
 # Sends a signed SUCCESSFUL Payment Webhook Event to the demo tenant.
 set -eu
 . "$(dirname "$0")/demo.env"
-REF="${SAME_REFERENCE:-C-$(date +%s%N)-P}"
+REF="${SAME_REFERENCE:-C-$(date +%s)-$$-P}"
 NOW=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 BODY=$(printf '{"partnerId":%s,"partnerCode":"%s","partnerReference":"order-%s","reference":"%s","orderAmount":100.50,"currencyCode":"NGN","countryCode":"NG","source":"dev","platform":"WEB","ipAddress":"127.0.0.1","createdDate":"2026-01-01T00:00:00Z","updatedDate":"2026-01-01T00:01:00Z","status":"SUCCESSFUL","message":"Approved","statusCode":0,"customerId":42,"paymentMethod":"CARD","taxPercentage":7.5,"partnerWebhookUrl":"%s/pay1st/staging/%s/payment-events"}' \
   "$DEMO_PARTNER_ID" "$DEMO_PARTNER_CODE" "$REF" "$REF" "$PARTNERHUB_URL" "$DEMO_PARTNER_CODE")

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -84,10 +85,16 @@ func TestDevMode(t *testing.T) {
 		require.Contains(t, string(out), want, "send %d", i)
 	}
 	walletPath := filepath.Join(data, "plugins", "work", "demo", "staging", "wallet.json")
+	var w walletFile
 	require.Eventually(t, func() bool {
 		raw, err := os.ReadFile(walletPath)
-		return err == nil && strings.Contains(string(raw), `"100.5`)
+		return err == nil && json.Unmarshal(raw, &w) == nil && len(w.Applied) == 1
 	}, 30*time.Second, 100*time.Millisecond, "the demo player was not credited")
+	time.Sleep(300 * time.Millisecond) // a second credit, were there one, would land by now
+	raw, err := os.ReadFile(walletPath)
+	require.NoError(t, err)
+	require.NoError(t, json.Unmarshal(raw, &w))
+	require.Equal(t, map[string]string{"NGN": "100.5"}, normalise(w.Balances["42"]), "credited once")
 
 	require.NoError(t, cmd.Process.Signal(syscall.SIGINT))
 	select {
@@ -99,7 +106,7 @@ func TestDevMode(t *testing.T) {
 	require.Contains(t, logs.String(), "postgres stopped")
 	_, err = os.Stat(filepath.Join(data, "postgres", "data", "postmaster.pid"))
 	require.ErrorIs(t, err, os.ErrNotExist, "Postgres is stopped")
-	require.Empty(t, processesUnder(data), "no plugin process outlives dev")
+	require.Empty(t, processesUnder(t, data), "no plugin process outlives dev")
 }
 
 func goEnv(t *testing.T, key string) string {

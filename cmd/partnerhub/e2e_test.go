@@ -332,7 +332,7 @@ func TestEndToEnd(t *testing.T) {
 
 	// A clean stop leaves no plugin process behind.
 	s.stop(t)
-	require.Empty(t, processesUnder(s.dataDir), "plugin processes outlived the server")
+	require.Empty(t, processesUnder(t, s.dataDir), "plugin processes outlived the server")
 	require.NotContains(t, s.logs.String(), key, "the Signing Key never reaches the logs")
 	require.NotContains(t, s.logs.String(), s.operatorKey, "nor the operator key")
 	require.Contains(t, s.logs.String(), `"Name":"POST /pay1st/{env}/{partnerCode}/payment-events"`,
@@ -353,8 +353,10 @@ func normalise(m map[string]string) map[string]string {
 
 // processesUnder lists running processes whose executable lies under dir
 // (a data directory's plugin cache, say).
-func processesUnder(dir string) []string {
-	entries, _ := os.ReadDir("/proc")
+func processesUnder(t testing.TB, dir string) []string {
+	t.Helper()
+	entries, err := os.ReadDir("/proc")
+	require.NoError(t, err, "this check needs /proc")
 	var found []string
 	for _, e := range entries {
 		exe, err := os.Readlink(filepath.Join("/proc", e.Name(), "exe"))

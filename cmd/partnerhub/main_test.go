@@ -48,5 +48,5 @@ func TestVersion(t *testing.T) {
 	t.Parallel()
 	var out bytes.Buffer
 	require.NoError(t, run(context.Background(), []string{"version"}, &out, &bytes.Buffer{}))
-	require.Contains(t, out.String(), "partnerhub")
+	require.Regexp(t, `^partnerhub .*\(api \d+\.\d+\.\d+\)\n$`, out.String())
 }

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"time"
 
@@ -70,7 +71,7 @@ func migrate(ctx context.Context, cfg config.Config, logger *slog.Logger) error 
 // ready, when set, is called with the services and address once the server
 // listens.
 func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, ready func(services, net.Addr) error) error {
-	shutdownTelemetry, err := telemetry.Setup(ctx, version(), logger)
+	shutdownTelemetry, err := telemetry.Setup(ctx, version(), os.Getenv, logger)
 	if err != nil {
 		return err
 	}

@@ -61,8 +61,8 @@ func Settings() []Setting { return settings }
 var settings = []Setting{
 	{Env: "PARTNERHUB_DATABASE_URL", Flag: "database-url", Usage: "Postgres connection URL (DATABASE_URL is read when this is unset). Required by serve and migrate.", Secret: true,
 		set: func(c *Config, v string) error { c.DatabaseURL = v; return nil }},
-	{Env: "PARTNERHUB_DB_MAX_CONNS", Flag: "db-max-conns", Default: "20", Usage: "Maximum Postgres connections in this process's pool (1-1000).",
-		set: func(c *Config, v string) error { n, err := intIn(v, 1, 1000); c.DBMaxConns = int32(n); return err }},
+	{Env: "PARTNERHUB_DB_MAX_CONNS", Flag: "db-max-conns", Default: "20", Usage: "Maximum Postgres connections in this process's pool (2-1000; migrate holds one for its lock while it works on another).",
+		set: func(c *Config, v string) error { n, err := intIn(v, 2, 1000); c.DBMaxConns = int32(n); return err }},
 	{Env: "PARTNERHUB_LISTEN", Flag: "listen", Default: ":8080", Usage: "Address the HTTP server listens on.",
 		set: func(c *Config, v string) error { c.Listen = v; return nonEmpty(v) }},
 	{Env: "PARTNERHUB_PUBLIC_URL", Flag: "public-url", Default: "http://localhost:8080", Usage: "Base URL Pay1st and browsers reach this service at; integration URLs are built from it.",

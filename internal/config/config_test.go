@@ -100,6 +100,7 @@ func TestDocsListEverySetting(t *testing.T) {
 	for _, s := range config.Settings() {
 		require.Contains(t, string(doc), "`"+s.Env+"`", "docs/config.md must list %s", s.Env)
 		require.Contains(t, string(doc), "`--"+s.Flag+"`", "docs/config.md must list --%s", s.Flag)
+		require.Contains(t, string(doc), strings.ReplaceAll(s.Usage, "|", "\\|"), "docs/config.md must describe %s as the code does", s.Env)
 	}
 	var usage bytes.Buffer
 	config.Usage(&usage)

@@ -71,7 +71,7 @@ func TestStartStopKeepsData(t *testing.T) {
 	opts := Options{Dir: dir, Database: "app", Durable: true, Logger: testLogger(t)}
 
 	c := start(t, opts)
-	require.Regexp(t, `^postgres://postgres@127\.0\.0\.1:\d+/app\?sslmode=disable$`, c.URL())
+	require.Regexp(t, `^postgres://postgres:[A-Za-z0-9_-]{43}@127\.0\.0\.1:\d+/app\?sslmode=disable$`, c.URL())
 	require.FileExists(t, filepath.Join(dir, "data", "PG_VERSION"))
 	require.FileExists(t, c.LogPath())
 	requireServer(t, c)

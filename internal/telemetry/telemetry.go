@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 
 	"go.opentelemetry.io/contrib/exporters/autoexport"
 	"go.opentelemetry.io/otel"
@@ -41,11 +40,12 @@ func Enabled(getenv func(string) string) (traces, metrics bool) {
 }
 
 // Setup installs tracer and meter providers as the process's OpenTelemetry
-// providers when the environment enables them, and always the W3C trace
-// context propagator. The returned function flushes and stops them.
-func Setup(ctx context.Context, version string, logger *slog.Logger) (func(context.Context) error, error) {
+// providers when the environment (getenv) enables them, and always the W3C
+// trace context propagator. The returned function flushes and stops them.
+// The exporters themselves read the OTEL_* variables from the process.
+func Setup(ctx context.Context, version string, getenv func(string) string, logger *slog.Logger) (func(context.Context) error, error) {
 	otel.SetTextMapPropagator(propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{}))
-	traces, metrics := Enabled(os.Getenv)
+	traces, metrics := Enabled(getenv)
 	if !traces && !metrics {
 		return func(context.Context) error { return nil }, nil
 	}
