@@ -29,6 +29,7 @@ import (
 	"github.com/partnerhub/partnerhub/pay1st"
 	"github.com/partnerhub/partnerhub/payment"
 	"github.com/partnerhub/partnerhub/plugins"
+	"github.com/partnerhub/partnerhub/plugins/plugintest"
 	"github.com/partnerhub/partnerhub/tenant"
 )
 
@@ -220,6 +221,12 @@ func (s *server) activateWallet(t testing.TB, code string) {
 	require.NoError(t, err)
 	bin, err := os.ReadFile(bins["wallet"])
 	require.NoError(t, err)
+	s.activate(t, code, bin)
+}
+
+// activate registers bin as the tenant's plugin and makes it active in staging.
+func (s *server) activate(t testing.TB, code string, bin []byte) {
+	t.Helper()
 	ctx := context.Background()
 	tn, err := s.tenants.Get(ctx, code)
 	require.NoError(t, err)
@@ -237,7 +244,11 @@ func (s *server) activateWallet(t testing.TB, code string) {
 // sendEvent posts a signed SUCCESSFUL event and returns the ack status.
 func (s *server) sendEvent(t testing.TB, code string, id int64, key, reference string) (int, map[string]any) {
 	t.Helper()
-	body := sampleEvent(code, id, reference)
+	return s.send(t, code, key, sampleEvent(code, id, reference, 77))
+}
+
+func (s *server) send(t testing.TB, code, key string, body []byte) (int, map[string]any) {
+	t.Helper()
 	ts := time.Now().UTC().Format(time.RFC3339Nano)
 	req, _ := http.NewRequest(http.MethodPost, s.url+"/pay1st/staging/"+code+"/payment-events", bytes.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
@@ -252,13 +263,13 @@ func (s *server) sendEvent(t testing.TB, code string, id int64, key, reference s
 	return resp.StatusCode, out
 }
 
-func sampleEvent(code string, id int64, reference string) []byte {
+func sampleEvent(code string, id int64, reference string, customer int64) []byte {
 	return []byte(fmt.Sprintf(`{"partnerId":%d,"partnerCode":%q,"partnerReference":"order-%s","reference":%q,`+
 		`"orderAmount":100.50,"currencyCode":"NGN","countryCode":"NG","source":"web","platform":"WEB",`+
 		`"ipAddress":"203.0.113.9","createdDate":"2026-03-17T08:10:52Z","updatedDate":"2026-03-17T08:11:52.544247646Z",`+
-		`"status":"SUCCESSFUL","message":"Approved","statusCode":0,"customerId":77,"paymentMethod":"CARD",`+
+		`"status":"SUCCESSFUL","message":"Approved","statusCode":0,"customerId":%d,"paymentMethod":"CARD",`+
 		`"taxPercentage":7.5,"partnerWebhookUrl":"https://hub.example.com/pay1st/staging/%s/payment-events"}`,
-		id, code, reference, reference, code))
+		id, code, reference, reference, customer, code))
 }
 
 // walletFile is the wallet plugin's ledger (see plugins/examples/wallet).
@@ -337,6 +348,26 @@ func TestEndToEnd(t *testing.T) {
 	require.NotContains(t, s.logs.String(), s.operatorKey, "nor the operator key")
 	require.Contains(t, s.logs.String(), `"Name":"POST /pay1st/{env}/{partnerCode}/payment-events"`,
 		"webhooks get an HTTP server span")
+}
+
+// TestShutdownFinishesRunningFulfilment: SIGTERM while a plugin call is in
+// flight lets the call finish and its success be recorded before exit.
+func TestShutdownFinishesRunningFulfilment(t *testing.T) {
+	s := startServer(t)
+	key := s.createTenant(t, "slow", 5005)
+	slow := plugintest.Build(t, "github.com/partnerhub/partnerhub/jobs/testdata/scriptplugin")
+	s.activate(t, "slow", slow.Bytes)
+
+	status, out := s.send(t, "slow", key, sampleEvent("slow", 5005, "C-SLOW-P", 5)) // customer 5: a 2 s call
+	require.Equal(t, http.StatusOK, status, out)
+	require.Eventually(t, func() bool { return s.fulfilmentState(t, "C-SLOW-P") == payment.StatePending },
+		20*time.Second, 10*time.Millisecond, "the plugin call did not start")
+
+	s.stop(t)
+	require.Equal(t, payment.StateSucceeded, s.fulfilmentState(t, "C-SLOW-P"), "the running call was allowed to finish")
+	var state string
+	require.NoError(t, s.pool.QueryRow(context.Background(), `SELECT state::text FROM river_job WHERE kind = 'fulfil'`).Scan(&state))
+	require.Equal(t, "completed", state)
 }
 
 // normalise drops trailing zeros so "100.50" and "100.5" compare equal.

@@ -3,11 +3,13 @@
 // plugin process:
 //
 //	1 fulfilled · 2 rejected · 3 retry · 4 error from the call itself
+//	5 fulfilled after 2 s, ignoring cancellation (a slow game backend)
 package main
 
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/partnerhub/partnerhub/plugins/sdk"
 )
@@ -27,6 +29,9 @@ func (script) Fulfil(_ context.Context, req sdk.FulfilRequest) (sdk.Result, erro
 		return sdk.Rejected("player banned"), nil
 	case 3:
 		return sdk.Retry("game backend down"), nil
+	case 5:
+		time.Sleep(2 * time.Second)
+		return sdk.Fulfilled("slow-" + req.Payment.Reference), nil
 	default:
 		return sdk.Result{}, errors.New("exploded")
 	}
