@@ -35,6 +35,9 @@ type Deps struct {
 	SignatureWindow time.Duration
 	// Now is the clock for signature timestamps; time.Now when nil.
 	Now func() time.Time
+	// PublicURL is the base URL Pay1st and browsers reach partnerhub at
+	// (PARTNERHUB_PUBLIC_URL); integration URLs are built from it.
+	PublicURL string
 }
 
 // New returns the whole HTTP handler, traced with OpenTelemetry server spans.
@@ -78,6 +81,11 @@ func newAPI(mux *http.ServeMux, deps Deps) huma.API {
 
 	(&HealthHandler{ready: deps.Ready}).Register(api)
 	(&TenantHandler{tenants: deps.Tenants, logger: deps.Logger}).Register(api)
+	(&KeyHandler{tenants: deps.Tenants, logger: deps.Logger}).Register(api)
+	(&AuditHandler{tenants: deps.Tenants, logger: deps.Logger}).Register(api)
+	(&CatalogHandler{tenants: deps.Tenants, logger: deps.Logger}).Register(api)
+	(&OnboardingHandler{tenants: deps.Tenants, logger: deps.Logger}).Register(api)
+	(&EnvironmentHandler{tenants: deps.Tenants, logger: deps.Logger, publicURL: deps.PublicURL}).Register(api)
 	(&WebhookHandler{
 		tenants: deps.Tenants, payments: deps.Payments, logger: deps.Logger,
 		maxBody: deps.MaxBodyBytes, window: deps.SignatureWindow, now: deps.Now,

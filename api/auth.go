@@ -16,10 +16,9 @@ const bearerScheme = "bearer"
 // bearer is the security requirement of every /v1 operation.
 var bearer = []map[string][]string{{bearerScheme: {}}}
 
-type principalKey struct{}
-
 // authenticate resolves the bearer key of operations that declare security
-// and puts the principal in the request context.
+// and puts the principal in the request context (tenant.WithPrincipal), where
+// handlers check it and services read it to audit who acted.
 func authenticate(api huma.API, tenants *tenant.Service) func(huma.Context, func(huma.Context)) {
 	return func(ctx huma.Context, next func(huma.Context)) {
 		if len(ctx.Operation().Security) == 0 {
@@ -42,12 +41,14 @@ func authenticate(api huma.API, tenants *tenant.Service) func(huma.Context, func
 			_ = huma.WriteErr(api, ctx, status, msg)
 			return
 		}
-		next(huma.WithValue(ctx, principalKey{}, p))
+		next(huma.WithContext(ctx, tenant.WithPrincipal(ctx.Context(), p)))
 	}
 }
 
+// principal is the caller; the zero Principal (which can do nothing) when
+// the operation is not authenticated.
 func principal(ctx context.Context) tenant.Principal {
-	p, _ := ctx.Value(principalKey{}).(tenant.Principal)
+	p, _ := tenant.PrincipalFrom(ctx)
 	return p
 }
 
@@ -57,4 +58,45 @@ func requireOperator(ctx context.Context) error {
 		return huma.Error403Forbidden("this operation needs an operator API key")
 	}
 	return nil
+}
+
+// visibleTenant returns the tenant named by partnerCode if the caller may see
+// it; another tenant's is tenant.ErrNotFound, exactly like a missing one.
+// Pass its error through problem().
+func visibleTenant(ctx context.Context, tenants *tenant.Service, code string) (tenant.Tenant, error) {
+	t, err := tenants.Get(ctx, code)
+	if err != nil {
+		return tenant.Tenant{}, err
+	}
+	if !principal(ctx).CanSee(t.ID) {
+		return tenant.Tenant{}, tenant.ErrNotFound
+	}
+	return t, nil
+}
+
+// writableTenant is visibleTenant for writes: a key that sees the tenant but
+// may only read it (a viewer) gets tenant.ErrForbidden (403).
+func writableTenant(ctx context.Context, tenants *tenant.Service, code string) (tenant.Tenant, error) {
+	t, err := visibleTenant(ctx, tenants, code)
+	if err != nil {
+		return t, err
+	}
+	if !principal(ctx).CanWrite(t.ID) {
+		return tenant.Tenant{}, tenant.ErrForbidden
+	}
+	return t, nil
+}
+
+// operatorTenant is visibleTenant for operator-only operations on a tenant:
+// the tenant's own keys get tenant.ErrForbidden, other tenants' keys
+// tenant.ErrNotFound.
+func operatorTenant(ctx context.Context, tenants *tenant.Service, code string) (tenant.Tenant, error) {
+	t, err := visibleTenant(ctx, tenants, code)
+	if err != nil {
+		return t, err
+	}
+	if !principal(ctx).Operator() {
+		return tenant.Tenant{}, tenant.ErrForbidden
+	}
+	return t, nil
 }

@@ -20,15 +20,24 @@ func problem(ctx context.Context, logger *slog.Logger, err error) error {
 	case err == nil:
 		return nil
 	case errors.As(err, &fe):
+		in := fe.In
+		if in == "" {
+			in = "body"
+		}
 		return huma.Error422UnprocessableEntity("invalid "+fe.Field, &huma.ErrorDetail{
-			Location: "body." + fe.Field, Message: fe.Problem,
+			Location: in + "." + fe.Field, Message: fe.Problem,
 		})
 	case errors.Is(err, tenant.ErrNotFound), errors.Is(err, payment.ErrNotFound):
 		return huma.Error404NotFound("not found")
-	case errors.Is(err, tenant.ErrConflict):
+	case errors.Is(err, tenant.ErrConflict), errors.Is(err, tenant.ErrLastOperatorKey), errors.Is(err, tenant.ErrKeyLimit):
+		return huma.Error409Conflict(err.Error())
+	case errors.Is(err, tenant.ErrInUse):
+		// The detail names what still uses it (bundles, payments).
 		return huma.Error409Conflict(err.Error())
 	case errors.Is(err, tenant.ErrUnauthorized):
 		return huma.Error401Unauthorized("invalid API key")
+	case errors.Is(err, tenant.ErrForbidden):
+		return huma.Error403Forbidden("this API key may not do that: writes need an admin key of the tenant or an operator key")
 	default:
 		logger.ErrorContext(ctx, "management API error", "err", err)
 		return huma.Error500InternalServerError("internal error")

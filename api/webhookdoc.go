@@ -25,15 +25,19 @@ func documentWebhooks(oapi *huma.OpenAPI) {
 		OperationID: "receive-payment-event", Method: http.MethodPost, Path: "/pay1st/{env}/{partnerCode}/payment-events",
 		Tags:    []string{"Pay1st webhooks"},
 		Summary: "Receive a Payment Webhook Event",
-		Description: "Called by Pay1st, not by clients. Verifies X-SIGNATURE (lowercase hex HMAC-SHA256 of X-TIMESTAMP + raw body " +
-			"with the environment's Signing Key; X-TIMESTAMP within the configured window), validates the event, and records it " +
-			"durably before answering 2xx. A repeated event is answered 200 with status duplicate and changes nothing. " +
+		Description: "Called by Pay1st, not by clients. Authenticates the caller per the environment's auth mode: signature " +
+			"(default) verifies X-SIGNATURE (lowercase hex HMAC-SHA256 of X-TIMESTAMP + raw body with the environment's Signing Key, " +
+			"or the replaced key during its rotation grace period; X-TIMESTAMP within the configured window); token compares the " +
+			"token query parameter with the environment's webhook token; none (staging only) accepts any caller. An IP allow-list, " +
+			"when configured, is checked first against the TCP peer address. Then validates the event, and records it durably " +
+			"before answering 2xx. A repeated event is answered 200 with status duplicate and changes nothing. " +
 			"Errors use Pay1st's error body, not problem+json.",
 		Parameters: []*huma.Param{
 			{Name: "env", In: "path", Required: true, Schema: &huma.Schema{Type: "string", Enum: []any{"staging", "production"}}},
 			{Name: "partnerCode", In: "path", Required: true, Schema: &huma.Schema{Type: "string", Pattern: "^[a-z0-9][a-z0-9_-]{1,63}$"}},
-			{Name: pay1st.HeaderSignature, In: "header", Required: true, Schema: &huma.Schema{Type: "string", Pattern: "^[0-9a-fA-F]{64}$"}},
-			{Name: pay1st.HeaderTimestamp, In: "header", Required: true, Schema: &huma.Schema{Type: "string", Format: "date-time"}},
+			{Name: pay1st.HeaderSignature, In: "header", Description: "Required in signature mode.", Schema: &huma.Schema{Type: "string", Pattern: "^[0-9a-fA-F]{64}$"}},
+			{Name: pay1st.HeaderTimestamp, In: "header", Description: "Required in signature mode.", Schema: &huma.Schema{Type: "string", Format: "date-time"}},
+			{Name: "token", In: "query", Description: "Required in token mode: the environment's webhook token. Never recorded or logged.", Schema: &huma.Schema{Type: "string"}},
 		},
 		RequestBody: &huma.RequestBody{Required: true, Content: map[string]*huma.MediaType{
 			"application/json": {Schema: &huma.Schema{Ref: "#/components/schemas/PaymentEvent"}},
@@ -41,7 +45,8 @@ func documentWebhooks(oapi *huma.OpenAPI) {
 		Responses: map[string]*huma.Response{
 			"200": {Description: "Recorded (or already recorded).", Content: map[string]*huma.MediaType{"application/json": {Schema: ackRef}}},
 			"400": pay1stError("Malformed JSON."),
-			"401": pay1stError("Missing or wrong signature, or timestamp outside the window."),
+			"401": pay1stError("Missing or wrong signature or token, or timestamp outside the window."),
+			"403": pay1stError("The caller's address is not in the environment's IP allow-list."),
 			"404": pay1stError("Unknown partnerCode or environment."),
 			"413": pay1stError("Body larger than the configured limit."),
 			"422": pay1stError("A field is missing or invalid, or partnerCode/partnerId are not this tenant's."),

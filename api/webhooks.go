@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"time"
 
@@ -133,11 +134,13 @@ func (h *WebhookHandler) paymentEvents(w http.ResponseWriter, r *http.Request) {
 	body, complete, err := readBody(w, r, h.maxBody)
 	d.Body = body
 	if err != nil {
+		h.redactEarly(ctx, r, &d)
 		h.reject(ctx, w, d, http.StatusBadRequest, pay1st.CodeMalformed, "could not read request body")
 		return
 	}
 	if !complete {
 		d.BodyTruncated = true
+		h.redactEarly(ctx, r, &d)
 		h.reject(ctx, w, d, http.StatusRequestEntityTooLarge, pay1st.CodePayloadTooLarge,
 			"body larger than the limit of "+strconv.FormatInt(h.maxBody, 10)+" bytes")
 		return
@@ -152,10 +155,20 @@ func (h *WebhookHandler) paymentEvents(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d.TenantID = env.TenantID
+	// What is recorded never holds the webhook token (Pay1st echoes the
+	// Webhook URL in partnerWebhookUrl); the signature is checked on the
+	// bytes as received.
+	d.Body = env.RedactWebhookTokens(body)
+	if addr, ok := allowedAddr(r, env); !ok {
+		h.reject(ctx, w, d, http.StatusForbidden, pay1st.CodeForbidden,
+			"address "+addr+" is not in this environment's IP allow-list")
+		return
+	}
 	if msg := h.authenticate(r, env, body); msg != "" {
 		h.reject(ctx, w, d, http.StatusUnauthorized, pay1st.CodeUnauthorized, msg)
 		return
 	}
+	body = d.Body
 	if env.TenantStatus != tenant.StatusActive {
 		// Recorded, not acted on: Pay1st retries, and nothing is lost. Told
 		// only to an authenticated caller.
@@ -197,26 +210,74 @@ func (h *WebhookHandler) paymentEvents(w http.ResponseWriter, r *http.Request) {
 }
 
 // authenticate checks the caller under the environment's auth mode and
-// returns why it is refused, or "" when it passes.
+// returns why it is refused, or "" when it passes. Reasons are recorded and
+// answered: they never quote a secret.
 func (h *WebhookHandler) authenticate(r *http.Request, env tenant.Env, body []byte) string {
+	now := h.now()
 	switch env.AuthMode {
 	case tenant.AuthSignature:
-		if env.SigningKey == "" {
+		keys := env.SigningKeys(now)
+		if len(keys) == 0 {
 			return "no Signing Key is configured for this environment"
 		}
 		ts, sig := r.Header.Get(pay1st.HeaderTimestamp), r.Header.Get(pay1st.HeaderSignature)
 		if ts == "" || sig == "" {
 			return "missing " + pay1st.HeaderSignature + " or " + pay1st.HeaderTimestamp + " header"
 		}
-		if err := pay1st.CheckTimestamp(ts, h.now(), h.window); err != nil {
+		if err := pay1st.CheckTimestamp(ts, now, h.window); err != nil {
 			return "X-TIMESTAMP outside the accepted window or malformed"
 		}
-		if !pay1st.VerifyRequest(env.SigningKey, ts, body, sig) {
-			return "signature does not match"
+		// The current key, then the replaced one during its grace period.
+		for _, k := range keys {
+			if pay1st.VerifyRequest(k, ts, body, sig) {
+				return ""
+			}
+		}
+		return "signature does not match"
+	case tenant.AuthToken:
+		// The token travels in the query, which is never recorded or logged.
+		token := r.URL.Query().Get("token")
+		if token == "" {
+			return "missing token query parameter"
+		}
+		if !env.ValidWebhookToken(token, now) {
+			return "token does not match"
+		}
+		return ""
+	case tenant.AuthNone:
+		if env.Name != tenant.Staging {
+			// The database refuses this too; never trust one guard alone.
+			return "auth mode none is refused outside staging"
 		}
 		return ""
 	default:
 		return "auth mode " + env.AuthMode + " is not supported"
+	}
+}
+
+// allowedAddr checks the TCP peer address against the environment's IP
+// allow-list and returns it for the refusal message. X-Forwarded-For is not
+// trusted: behind a proxy, the proxy's addresses are what the list sees.
+func allowedAddr(r *http.Request, env tenant.Env) (string, bool) {
+	if len(env.IPAllowList) == 0 {
+		return "", true
+	}
+	var addr netip.Addr
+	if ap, err := netip.ParseAddrPort(r.RemoteAddr); err == nil {
+		addr = ap.Addr()
+	} else if a, err := netip.ParseAddr(r.RemoteAddr); err == nil {
+		addr = a
+	} else {
+		return clip(r.RemoteAddr, 64), false
+	}
+	return addr.Unmap().WithZone("").String(), env.AllowsAddr(addr)
+}
+
+// redactEarly removes the webhook token from a body refused before the
+// environment was resolved, if the environment can be resolved now.
+func (h *WebhookHandler) redactEarly(ctx context.Context, r *http.Request, d *payment.Delivery) {
+	if env, err := h.tenants.Env(ctx, r.PathValue("partnerCode"), r.PathValue("env")); err == nil {
+		d.Body = env.RedactWebhookTokens(d.Body)
 	}
 }
 

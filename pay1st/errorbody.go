@@ -13,6 +13,7 @@ type ErrorBody struct {
 const (
 	CodeNotFound        = "NOT_FOUND"         // unknown tenant, environment or resource
 	CodeUnauthorized    = "UNAUTHORIZED"      // bad or missing signature, token or credentials
+	CodeForbidden       = "FORBIDDEN"         // the caller's address is not in the IP allow-list
 	CodeMalformed       = "MALFORMED_REQUEST" // the body is not the JSON object expected
 	CodeInvalidField    = "INVALID_FIELD"     // a field is missing or invalid
 	CodePayloadTooLarge = "PAYLOAD_TOO_LARGE" // the body exceeds the size limit

@@ -5,7 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
-	"fmt"
+	"log/slog"
 	"strconv"
 	"sync"
 	"time"
@@ -27,9 +27,14 @@ const envCacheMax = 100_000
 
 // Service is the tenant package's entry point.
 type Service struct {
-	pool  *pgxpool.Pool
-	box   *seal.Box
-	store store
+	pool   *pgxpool.Pool
+	box    *seal.Box
+	store  store
+	logger *slog.Logger
+	// now stamps credential changes; grace is how long a replaced Signing
+	// Key or webhook token still verifies (environment settings).
+	now   func() time.Time
+	grace time.Duration
 
 	mu    sync.Mutex
 	cache map[string]cachedEnv
@@ -41,9 +46,27 @@ type cachedEnv struct {
 	expires time.Time
 }
 
+// Option configures a Service.
+type Option func(*Service)
+
+// WithLogger makes the Service log to l (what it cannot return, such as a
+// failed last-used write); by default it logs nowhere.
+func WithLogger(l *slog.Logger) Option {
+	return func(s *Service) {
+		if l != nil {
+			s.logger = l
+		}
+	}
+}
+
 // NewService returns a Service over pool, sealing secrets with box.
-func NewService(pool *pgxpool.Pool, box *seal.Box) *Service {
-	return &Service{pool: pool, box: box, cache: map[string]cachedEnv{}}
+func NewService(pool *pgxpool.Pool, box *seal.Box, opts ...Option) *Service {
+	s := &Service{pool: pool, box: box, cache: map[string]cachedEnv{}, logger: slog.New(slog.DiscardHandler),
+		now: time.Now, grace: DefaultSecretGrace}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
 }
 
 // NewSigningKey returns a random Signing Key in the shape Pay1st issues them.
@@ -59,7 +82,7 @@ func signingKeyContext(tenantID int64, env string) string {
 }
 
 // Create creates a tenant with its two environments; staging gets a fresh
-// Signing Key, returned once in Created.
+// Signing Key, returned once in Created. Audited (tenant.create).
 func (s *Service) Create(ctx context.Context, p CreateParams) (Created, error) {
 	var c Created
 	err := db.InTx(ctx, s.pool, func(tx pgx.Tx) error {
@@ -90,6 +113,10 @@ func (s *Service) CreateTx(ctx context.Context, tx pgx.Tx, p CreateParams) (Crea
 	// Production has no Signing Key until the studio configures one: its
 	// webhooks are refused until then.
 	if err := s.store.insertEnv(ctx, tx, t.ID, Production, nil); err != nil {
+		return Created{}, err
+	}
+	if err := s.AuditTx(ctx, tx, "tenant.create", t.ID, "tenant:"+t.PartnerCode,
+		map[string]any{"partnerId": t.PartnerID, "name": t.Name}); err != nil {
 		return Created{}, err
 	}
 	return Created{Tenant: t, StagingSigningKey: key}, nil
@@ -131,21 +158,6 @@ func (s *Service) Env(ctx context.Context, code, env string) (Env, error) {
 	return e, err
 }
 
-func (s *Service) loadEnv(ctx context.Context, code, env string) (Env, error) {
-	r, err := s.store.env(ctx, s.pool, code, env)
-	if err != nil {
-		return Env{}, err
-	}
-	if r.sealedKey != nil {
-		key, err := s.box.Open(r.sealedKey, signingKeyContext(r.TenantID, r.Name))
-		if err != nil {
-			return Env{}, fmt.Errorf("open signing key of %s/%s: %w", code, env, err)
-		}
-		r.SigningKey = string(key)
-	}
-	return r.Env, nil
-}
-
 // forget drops cached environments of a tenant after a change on this node.
 func (s *Service) forget(code string) {
 	s.mu.Lock()
@@ -164,4 +176,139 @@ func (s *Service) SetActivePluginTx(ctx context.Context, tx pgx.Tx, t Tenant, en
 	}
 	s.forget(t.PartnerCode)
 	return nil
+}
+
+// List returns a page of tenants in id order, of one status or all.
+func (s *Service) List(ctx context.Context, f TenantFilter) (TenantPage, error) {
+	if f.Status != "" && f.Status != StatusActive && f.Status != StatusSuspended {
+		return TenantPage{}, &FieldError{In: "query", Field: "status", Problem: "must be active or suspended"}
+	}
+	after, err := DecodeCursor(f.Cursor)
+	if err != nil {
+		return TenantPage{}, err
+	}
+	limit := PageLimit(f.Limit)
+	tenants, err := s.store.listTenants(ctx, s.pool, f.Status, after, limit+1)
+	if err != nil {
+		return TenantPage{}, err
+	}
+	page := TenantPage{Tenants: tenants}
+	if len(tenants) > limit {
+		page.Tenants = tenants[:limit]
+		page.NextCursor = EncodeCursor(tenants[limit-1].ID)
+	}
+	return page, nil
+}
+
+// Update changes a tenant's name and contact; nil fields stay. Audited
+// (tenant.update, with each changed field's old and new value) when
+// something changed; an update that changes nothing writes nothing.
+func (s *Service) Update(ctx context.Context, code string, p UpdateParams) (Tenant, error) {
+	var t Tenant
+	err := db.InTx(ctx, s.pool, func(tx pgx.Tx) error {
+		var err error
+		t, err = s.UpdateTx(ctx, tx, code, p)
+		return err
+	})
+	return t, err
+}
+
+// UpdateTx is Update inside the caller's transaction.
+func (s *Service) UpdateTx(ctx context.Context, tx pgx.Tx, code string, p UpdateParams) (Tenant, error) {
+	if !ValidPartnerCode(code) {
+		return Tenant{}, ErrNotFound
+	}
+	cur, err := s.store.tenantForUpdate(ctx, tx, code)
+	if err != nil {
+		return Tenant{}, err
+	}
+	name, contactName, contactEmail := cur.Name, cur.ContactName, cur.ContactEmail
+	changes := map[string]any{}
+	set := func(field string, dst *string, v *string) {
+		if v != nil && *v != *dst {
+			changes[field] = map[string]any{"from": *dst, "to": *v}
+			*dst = *v
+		}
+	}
+	set("name", &name, p.Name)
+	set("contactName", &contactName, p.ContactName)
+	set("contactEmail", &contactEmail, p.ContactEmail)
+	if err := validateProfile(name, contactName, contactEmail); err != nil {
+		return Tenant{}, err
+	}
+	if len(changes) == 0 {
+		return cur, nil
+	}
+	t, err := s.store.updateProfile(ctx, tx, cur.ID, name, contactName, contactEmail)
+	if err != nil {
+		return Tenant{}, err
+	}
+	if err := s.AuditTx(ctx, tx, "tenant.update", t.ID, "tenant:"+t.PartnerCode, map[string]any{"changes": changes}); err != nil {
+		return Tenant{}, err
+	}
+	return t, nil
+}
+
+// Suspend suspends a tenant: its Pay1st endpoints answer 503 and still
+// record what arrives. This node sees it at once; other nodes within
+// envCacheTTL (2 s). Idempotent: suspending a suspended tenant changes and
+// audits nothing. Audited (tenant.suspend).
+func (s *Service) Suspend(ctx context.Context, code string) (Tenant, error) {
+	return s.setStatus(ctx, code, StatusSuspended)
+}
+
+// SuspendTx is Suspend inside the caller's transaction.
+func (s *Service) SuspendTx(ctx context.Context, tx pgx.Tx, code string) (Tenant, error) {
+	return s.setStatusTx(ctx, tx, code, StatusSuspended)
+}
+
+// Resume makes a suspended tenant active again; idempotent like Suspend.
+// Audited (tenant.resume).
+func (s *Service) Resume(ctx context.Context, code string) (Tenant, error) {
+	return s.setStatus(ctx, code, StatusActive)
+}
+
+// ResumeTx is Resume inside the caller's transaction.
+func (s *Service) ResumeTx(ctx context.Context, tx pgx.Tx, code string) (Tenant, error) {
+	return s.setStatusTx(ctx, tx, code, StatusActive)
+}
+
+func (s *Service) setStatus(ctx context.Context, code, status string) (Tenant, error) {
+	var t Tenant
+	err := db.InTx(ctx, s.pool, func(tx pgx.Tx) error {
+		var err error
+		t, err = s.setStatusTx(ctx, tx, code, status)
+		return err
+	})
+	if err == nil {
+		// A webhook racing the transaction may have cached the old status.
+		s.forget(code)
+	}
+	return t, err
+}
+
+func (s *Service) setStatusTx(ctx context.Context, tx pgx.Tx, code, status string) (Tenant, error) {
+	if !ValidPartnerCode(code) {
+		return Tenant{}, ErrNotFound
+	}
+	cur, err := s.store.tenantForUpdate(ctx, tx, code)
+	if err != nil {
+		return Tenant{}, err
+	}
+	if cur.Status == status {
+		return cur, nil
+	}
+	t, err := s.store.setStatus(ctx, tx, cur.ID, status)
+	if err != nil {
+		return Tenant{}, err
+	}
+	action := "tenant.resume"
+	if status == StatusSuspended {
+		action = "tenant.suspend"
+	}
+	if err := s.AuditTx(ctx, tx, action, t.ID, "tenant:"+t.PartnerCode, map[string]any{"from": cur.Status, "to": status}); err != nil {
+		return Tenant{}, err
+	}
+	s.forget(code)
+	return t, nil
 }

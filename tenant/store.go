@@ -10,14 +10,15 @@ import (
 	"github.com/partnerhub/partnerhub/internal/db"
 )
 
-// store holds the SQL for tenants, environments and API keys.
+// store holds the tenant package's SQL: tenants and environments here, API
+// keys and the audit log in store_keys.go and store_audit.go.
 type store struct{}
 
-const tenantColumns = `id, partner_code, partner_id, name, status, created_at, updated_at`
+const tenantColumns = `id, partner_code, partner_id, name, contact_name, contact_email, status, created_at, updated_at`
 
 func scanTenant(row pgx.Row) (Tenant, error) {
 	var t Tenant
-	err := row.Scan(&t.ID, &t.PartnerCode, &t.PartnerID, &t.Name, &t.Status, &t.CreatedAt, &t.UpdatedAt)
+	err := row.Scan(&t.ID, &t.PartnerCode, &t.PartnerID, &t.Name, &t.ContactName, &t.ContactEmail, &t.Status, &t.CreatedAt, &t.UpdatedAt)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return t, ErrNotFound
 	}
@@ -26,8 +27,9 @@ func scanTenant(row pgx.Row) (Tenant, error) {
 
 func (store) insertTenant(ctx context.Context, q db.Querier, p CreateParams) (Tenant, error) {
 	t, err := scanTenant(q.QueryRow(ctx,
-		`INSERT INTO tenants (partner_code, partner_id, name) VALUES ($1, $2, $3) RETURNING `+tenantColumns,
-		p.PartnerCode, p.PartnerID, p.Name))
+		`INSERT INTO tenants (partner_code, partner_id, name, contact_name, contact_email)
+		VALUES ($1, $2, $3, $4, $5) RETURNING `+tenantColumns,
+		p.PartnerCode, p.PartnerID, p.Name, p.ContactName, p.ContactEmail))
 	if name, ok := db.UniqueViolation(err); ok {
 		field := "partnerCode"
 		if name == "tenants_partner_id_key" {
@@ -57,30 +59,53 @@ func (store) tenantByCode(ctx context.Context, q db.Querier, code string) (Tenan
 	return t, err
 }
 
-// envRow is an environment as stored: the signing key still sealed.
-type envRow struct {
-	Env
-	sealedKey []byte
+// tenantForUpdate reads and locks a tenant row for a change.
+func (store) tenantForUpdate(ctx context.Context, q db.Querier, code string) (Tenant, error) {
+	t, err := scanTenant(q.QueryRow(ctx, `SELECT `+tenantColumns+` FROM tenants WHERE partner_code = $1 FOR UPDATE`, code))
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return t, fmt.Errorf("get tenant: %w", err)
+	}
+	return t, err
 }
 
-func (store) env(ctx context.Context, q db.Querier, code, name string) (envRow, error) {
-	var r envRow
-	var plugin *int64
-	err := q.QueryRow(ctx, `
-		SELECT t.id, t.partner_code, t.partner_id, t.status, e.name, e.auth_mode, e.signing_key, e.active_plugin_id
-		FROM tenants t JOIN environments e ON e.tenant_id = t.id
-		WHERE t.partner_code = $1 AND e.name = $2`, code, name).
-		Scan(&r.TenantID, &r.PartnerCode, &r.PartnerID, &r.TenantStatus, &r.Name, &r.AuthMode, &r.sealedKey, &plugin)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return r, ErrNotFound
-	}
+// listTenants returns tenants with id > after in id order, of one status
+// ("" for any).
+func (store) listTenants(ctx context.Context, q db.Querier, status string, after int64, limit int) ([]Tenant, error) {
+	rows, err := q.Query(ctx, `SELECT `+tenantColumns+` FROM tenants
+		WHERE id > $1 AND ($2 = '' OR status = $2) ORDER BY id LIMIT $3`, after, status, limit)
 	if err != nil {
-		return r, fmt.Errorf("get environment: %w", err)
+		return nil, fmt.Errorf("list tenants: %w", err)
 	}
-	if plugin != nil {
-		r.ActivePluginID = *plugin
+	defer rows.Close()
+	tenants := []Tenant{}
+	for rows.Next() {
+		t, err := scanTenant(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list tenants: %w", err)
+		}
+		tenants = append(tenants, t)
 	}
-	return r, nil
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list tenants: %w", err)
+	}
+	return tenants, nil
+}
+
+func (store) updateProfile(ctx context.Context, q db.Querier, id int64, name, contactName, contactEmail string) (Tenant, error) {
+	t, err := scanTenant(q.QueryRow(ctx, `UPDATE tenants SET name = $2, contact_name = $3, contact_email = $4, updated_at = now()
+		WHERE id = $1 RETURNING `+tenantColumns, id, name, contactName, contactEmail))
+	if err != nil {
+		return t, fmt.Errorf("update tenant: %w", err)
+	}
+	return t, nil
+}
+
+func (store) setStatus(ctx context.Context, q db.Querier, id int64, status string) (Tenant, error) {
+	t, err := scanTenant(q.QueryRow(ctx, `UPDATE tenants SET status = $2, updated_at = now() WHERE id = $1 RETURNING `+tenantColumns, id, status))
+	if err != nil {
+		return t, fmt.Errorf("set tenant status: %w", err)
+	}
+	return t, nil
 }
 
 // setActivePlugin switches the environment to one of the tenant's own
@@ -96,30 +121,4 @@ func (store) setActivePlugin(ctx context.Context, q db.Querier, tenantID int64, 
 		return ErrNotFound
 	}
 	return nil
-}
-
-func (store) keyByPrefix(ctx context.Context, q db.Querier, prefix string) (Principal, []byte, error) {
-	var p Principal
-	var tenantID *int64
-	var hash []byte
-	err := q.QueryRow(ctx, `SELECT id, scope, tenant_id, role, secret_hash FROM api_keys WHERE prefix = $1 AND revoked_at IS NULL`, prefix).
-		Scan(&p.KeyID, &p.Scope, &tenantID, &p.Role, &hash)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return p, nil, ErrNotFound
-	}
-	if err != nil {
-		return p, nil, fmt.Errorf("get API key: %w", err)
-	}
-	if tenantID != nil {
-		p.TenantID = *tenantID
-	}
-	return p, hash, nil
-}
-
-// insertKey stores a key's hash; an existing prefix is left as it is.
-func (store) insertKey(ctx context.Context, q db.Querier, prefix string, hash []byte, scope string, tenantID int64, role, name string) error {
-	_, err := q.Exec(ctx, `INSERT INTO api_keys (prefix, secret_hash, scope, tenant_id, role, name)
-		VALUES ($1, $2, $3, NULLIF($4::bigint, 0), $5, $6) ON CONFLICT (prefix) DO NOTHING`,
-		prefix, hash, scope, tenantID, role, name)
-	return err
 }

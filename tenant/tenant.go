@@ -7,7 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Errors the tenant package returns; api maps them to HTTP problems.
@@ -17,8 +19,10 @@ var (
 	ErrUnauthorized = errors.New("tenant: invalid API key")
 )
 
-// FieldError reports an invalid input field by its API name.
+// FieldError reports an invalid input field by its API name. In says where
+// the field is ("body" when empty; "query", "path").
 type FieldError struct {
+	In      string
 	Field   string
 	Problem string
 }
@@ -58,33 +62,31 @@ func ValidPartnerCode(code string) bool { return partnerCodeRE.MatchString(code)
 
 // Tenant is one studio.
 type Tenant struct {
-	ID          int64
-	PartnerCode string
-	PartnerID   int64
-	Name        string
-	Status      string
-	CreatedAt   time.Time
-	UpdatedAt   time.Time
+	ID           int64
+	PartnerCode  string
+	PartnerID    int64
+	Name         string
+	ContactName  string
+	ContactEmail string
+	Status       string
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
 }
 
-// Env is what the Pay1st-facing endpoints need to know about one tenant
-// environment: identity, status, auth mode and opened credentials.
-type Env struct {
-	TenantID       int64
-	PartnerCode    string
-	PartnerID      int64
-	TenantStatus   string
-	Name           string
-	AuthMode       string
-	SigningKey     string // opened; empty when not configured
-	ActivePluginID int64  // 0 when none
-}
+// Limits of a tenant's fields (characters; the schema checks them too).
+const (
+	MaxTenantNameLen   = 200
+	MaxContactNameLen  = 200
+	MaxContactEmailLen = 254
+)
 
 // CreateParams are the inputs of a new tenant.
 type CreateParams struct {
-	PartnerCode string
-	PartnerID   int64
-	Name        string
+	PartnerCode  string
+	PartnerID    int64
+	Name         string
+	ContactName  string // optional
+	ContactEmail string // optional
 }
 
 // Validate checks the params before they reach the database.
@@ -94,10 +96,45 @@ func (p CreateParams) Validate() error {
 		return &FieldError{Field: "partnerCode", Problem: "must match " + PartnerCodePattern}
 	case p.PartnerID <= 0:
 		return &FieldError{Field: "partnerId", Problem: "must be a positive integer"}
-	case p.Name == "" || len(p.Name) > 200:
-		return &FieldError{Field: "name", Problem: "must be 1 to 200 characters"}
+	}
+	return validateProfile(p.Name, p.ContactName, p.ContactEmail)
+}
+
+// validateProfile checks the fields a tenant can change about itself.
+func validateProfile(name, contactName, contactEmail string) error {
+	switch {
+	case strings.TrimSpace(name) == "" || utf8.RuneCountInString(name) > MaxTenantNameLen || !utf8.ValidString(name):
+		return &FieldError{Field: "name", Problem: fmt.Sprintf("must be 1 to %d characters, not blank", MaxTenantNameLen)}
+	case utf8.RuneCountInString(contactName) > MaxContactNameLen || !utf8.ValidString(contactName):
+		return &FieldError{Field: "contactName", Problem: fmt.Sprintf("must be at most %d characters", MaxContactNameLen)}
+	case contactEmail != "" && (len(contactEmail) > MaxContactEmailLen || !emailRE.MatchString(contactEmail)):
+		return &FieldError{Field: "contactEmail", Problem: fmt.Sprintf("must be an email address (name@example.com) of at most %d characters, or empty", MaxContactEmailLen)}
 	}
 	return nil
+}
+
+// emailRE checks an address loosely: something@domain.tld, no spaces. Whether
+// it receives mail is the studio's business.
+var emailRE = regexp.MustCompile(`^[^@\s<>]+@[^@\s<>]+\.[^@\s<>.]+$`)
+
+// UpdateParams change a tenant's profile; nil fields are left as they are.
+type UpdateParams struct {
+	Name         *string
+	ContactName  *string
+	ContactEmail *string
+}
+
+// TenantFilter selects a page of tenants in id order; Status "" means any.
+type TenantFilter struct {
+	Status string
+	Limit  int
+	Cursor string
+}
+
+// TenantPage is one page of tenants; NextCursor is "" on the last.
+type TenantPage struct {
+	Tenants    []Tenant
+	NextCursor string
 }
 
 // Created is a new tenant with the secrets shown to its creator once.

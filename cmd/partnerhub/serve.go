@@ -86,7 +86,8 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, ready fu
 	if err != nil {
 		return err
 	}
-	svc := services{pool: pool, tenants: tenant.NewService(pool, box), plugins: plugins.NewRegistry(pool)}
+	svc := services{pool: pool, tenants: tenant.NewService(pool, box,
+		tenant.WithSecretGrace(cfg.SigningKeyGrace), tenant.WithLogger(logger.With("component", "tenant"))), plugins: plugins.NewRegistry(pool)}
 	if cfg.OperatorKey != "" {
 		if err := svc.tenants.EnsureOperatorKey(ctx, cfg.OperatorKey, "bootstrap"); err != nil {
 			return fmt.Errorf("PARTNERHUB_OPERATOR_KEY: %w", err)
@@ -128,6 +129,7 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, ready fu
 		Tenants: svc.tenants, Payments: svc.payments, Logger: logger,
 		Ready:        func(ctx context.Context) error { return pool.Ping(ctx) },
 		MaxBodyBytes: cfg.MaxBodyBytes, SignatureWindow: cfg.SignatureWindow,
+		PublicURL: cfg.PublicURL,
 	})
 	srv := &http.Server{
 		Handler:           handler,

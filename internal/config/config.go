@@ -31,6 +31,7 @@ type Config struct {
 	LogLevel        string // debug, info, warn, error
 	MaxBodyBytes    int64
 	SignatureWindow time.Duration
+	SigningKeyGrace time.Duration // how long a replaced Signing Key or webhook token still verifies
 	ReadTimeout     time.Duration
 	WriteTimeout    time.Duration
 	ShutdownTimeout time.Duration
@@ -87,6 +88,12 @@ var settings = []Setting{
 		set: func(c *Config, v string) error {
 			d, err := durIn(v, time.Second, time.Hour)
 			c.SignatureWindow = d
+			return err
+		}},
+	{Env: "PARTNERHUB_SIGNING_KEY_GRACE", Flag: "signing-key-grace", Default: "24h", Usage: "How long a replaced Signing Key or webhook token still verifies payment events after a rotation (0-720h; 0 stops the old one at once).",
+		set: func(c *Config, v string) error {
+			d, err := durIn(v, 0, 30*24*time.Hour)
+			c.SigningKeyGrace = d
 			return err
 		}},
 	{Env: "PARTNERHUB_HTTP_READ_TIMEOUT", Flag: "http-read-timeout", Default: "30s", Usage: "Time allowed to read a whole request, headers and body (1s-10m).",

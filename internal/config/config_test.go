@@ -24,6 +24,7 @@ func TestLoadDefaults(t *testing.T) {
 	require.Equal(t, ":8080", c.Listen)
 	require.Equal(t, int64(1<<20), c.MaxBodyBytes)
 	require.Equal(t, 5*time.Minute, c.SignatureWindow)
+	require.Equal(t, 24*time.Hour, c.SigningKeyGrace)
 	require.Equal(t, "json", c.LogFormat)
 	require.Equal(t, "nobody", c.PluginUser)
 	require.ErrorIs(t, c.RequireServe(), config.ErrInvalid, "serve needs a database and a secret key")
@@ -61,6 +62,9 @@ func TestLoadRejectsBadValues(t *testing.T) {
 		{"PARTNERHUB_MAX_BODY_BYTES", "lots", "not a whole number"},
 		{"PARTNERHUB_SIGNATURE_WINDOW", "5", "not a duration"},
 		{"PARTNERHUB_SIGNATURE_WINDOW", "2h", "outside"},
+		{"PARTNERHUB_SIGNING_KEY_GRACE", "721h", "outside"},
+		{"PARTNERHUB_SIGNING_KEY_GRACE", "-1s", "outside"},
+		{"PARTNERHUB_SIGNING_KEY_GRACE", "1d", "not a duration"},
 		{"PARTNERHUB_LOG_FORMAT", "xml", "not one of"},
 		{"PARTNERHUB_PUBLIC_URL", "hub.example.com", "absolute"},
 		{"PARTNERHUB_JOB_WORKERS", "-1", "outside"},

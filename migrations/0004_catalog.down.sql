@@ -1,0 +1,4 @@
+DROP TABLE IF EXISTS payment_items;
+DROP TABLE IF EXISTS bundle_prices;
+DROP TABLE IF EXISTS bundles;
+DROP TABLE IF EXISTS products;
