@@ -38,7 +38,7 @@ type Environment struct {
 	Name     string `json:"name" enum:"staging,production" example:"staging"`
 	AuthMode string `json:"authMode" enum:"signature,token,none" example:"signature" doc:"How Payment Webhook Events are authenticated: signature (X-SIGNATURE and X-TIMESTAMP with the Signing Key), token (?token= in the Webhook URL) or none (staging only)."`
 	// Always a list ([] when any address may call), never null.
-	IPAllowList        []string               `json:"ipAllowList" doc:"CIDRs payment events may come from, checked against the TCP peer address; empty means any."`
+	IPAllowList        []string               `json:"ipAllowList" nullable:"false" doc:"CIDRs payment events may come from, checked against the TCP peer address; empty means any."`
 	CallbackSuccessURL string                 `json:"callbackSuccessUrl,omitempty" example:"https://game.example.com/pay/success" doc:"Where customers go after a successful payment; absent when not configured."`
 	CallbackFailureURL string                 `json:"callbackFailureUrl,omitempty" example:"https://game.example.com/pay/failure" doc:"Where customers go after a failed payment."`
 	CallbackPendingURL string                 `json:"callbackPendingUrl,omitempty" example:"https://game.example.com/pay/pending" doc:"Where customers go while a payment is pending."`
@@ -407,8 +407,7 @@ func (h *EnvironmentHandler) integration(ctx context.Context, in *EnvironmentPat
 // webhookURL is the Webhook URL with the real token, for the one response
 // that reveals a new token.
 func (h *EnvironmentHandler) webhookURL(t tenant.Tenant, env, token string) string {
-	u := tenant.IntegrationURLs(h.publicURL, t.PartnerCode, env, tenant.AuthSignature)[0].URL
-	return u + "?token=" + token
+	return tenant.WebhookURL(h.publicURL, t.PartnerCode, env) + "?token=" + token
 }
 
 // credentialFields are set-environment-credentials' properties.

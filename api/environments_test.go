@@ -292,6 +292,7 @@ func TestNoSecretEverEchoed(t *testing.T) {
 		{`{"signingKey":" ` + canary + `"}`, 422},
 		{`["` + canary + `"]`, 400},
 		{`"` + canary + `"`, 400},
+		{`{"apiKey":"` + canary + strings.Repeat("x", 20<<10) + `"}`, 413},
 	} {
 		status, raw, _ := b.envDo(t, http.MethodPut, "/v1/tenants/acme/environments/staging/credentials", admin, []byte(bad.body))
 		require.Equal(t, bad.status, status, "%s: %s", bad.body, raw)

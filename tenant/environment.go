@@ -405,6 +405,16 @@ type IntegrationURL struct {
 	URL         string
 }
 
+// WebhookURL is the Payment Webhook Events URL of a tenant environment,
+// without the token of token mode.
+func WebhookURL(publicURL, partnerCode, env string) string {
+	return endpointBase(publicURL, partnerCode, env) + "/payment-events"
+}
+
+func endpointBase(publicURL, partnerCode, env string) string {
+	return strings.TrimRight(publicURL, "/") + "/pay1st/" + env + "/" + partnerCode
+}
+
 // WebhookTokenPlaceholder stands for the real token in the Webhook URL shown
 // by IntegrationURLs: the token itself is shown only when it is generated.
 const WebhookTokenPlaceholder = "<your webhook token>"
@@ -413,8 +423,8 @@ const WebhookTokenPlaceholder = "<your webhook token>"
 // plus the Shop's Summary and User Info webhooks) for one tenant
 // environment, from the public base URL partnerhub is reached at.
 func IntegrationURLs(publicURL, partnerCode, env, authMode string) []IntegrationURL {
-	base := strings.TrimRight(publicURL, "/") + "/pay1st/" + env + "/" + partnerCode
-	webhook := base + "/payment-events"
+	base := endpointBase(publicURL, partnerCode, env)
+	webhook := WebhookURL(publicURL, partnerCode, env)
 	webhookDesc := "This is used in order to send payment status updates to the Partner backend server. The payload sent to this URL is called Payment Webhook Events. " +
 		"partnerhub receives them and verifies them per the environment's auth mode (" + authMode + ")."
 	if authMode == AuthToken {
