@@ -21,9 +21,9 @@ const (
 
 // Change is one difference promotion finds between staging and production.
 type Change struct {
-	Kind   string   // "product" or "bundle"
+	Kind   string   // "product", "bundle" or "setting"
 	Action string   // ActionCreate, ActionUpdate or ActionDelete
-	Key    string   // the product's name or the bundle's SKU
+	Key    string   // the product's name, the bundle's SKU or the setting's API name
 	Fields []string // for updates: the API fields that differ
 }
 
@@ -34,9 +34,11 @@ type Promotion struct {
 	Changes []Change
 }
 
-// Promote makes production's catalog equal to staging's: products matched by
-// name, bundles by SKU; credentials are never copied, and neither is a
-// bundle's Pay1st productBundleId (each environment's Console has its own).
+// Promote makes production's catalog and settings equal to staging's:
+// products matched by name, bundles by SKU; the four callback URLs, the IP
+// allow-list and the active plugin. Never copied: credentials, the auth mode
+// (it goes with them: token mode means a token), and a bundle's Pay1st
+// productBundleId (each environment's Console has its own).
 // With dryRun it only returns the changes. Applying twice changes nothing
 // the second time. The whole promotion is one transaction: if any change is
 // refused (a production bundle that payments bought would have to go, an
@@ -69,11 +71,17 @@ func (s *Service) PromoteTx(ctx context.Context, tx pgx.Tx, t Tenant, dryRun boo
 	if err != nil {
 		return Promotion{}, err
 	}
+	if err := s.planSettings(ctx, tx, t, plan); err != nil {
+		return Promotion{}, err
+	}
 	out := Promotion{DryRun: dryRun, Changes: plan.changes}
 	if dryRun || len(plan.changes) == 0 {
 		return out, nil
 	}
 	if err := s.apply(ctx, tx, t.ID, plan); err != nil {
+		return Promotion{}, err
+	}
+	if err := s.applySettings(ctx, tx, t, plan); err != nil {
 		return Promotion{}, err
 	}
 	if err := s.AuditTx(ctx, tx, "promotion.apply", t.ID, "environment:production", map[string]any{
@@ -125,6 +133,9 @@ type plan struct {
 	stagingName    map[int64]string   // staging product id → name
 	prodProduct    map[string]int64   // production product id by name (after creates)
 	keepPay1stID   map[int64]int64    // production bundle id → its own Pay1st id
+	settings       EnvPatch           // production settings to change
+	hasSettings    bool
+	activePlugin   int64 // staging's active plugin, to activate in production; 0 for none
 }
 
 func planPromotion(staging, production catalog) (*plan, error) {
@@ -321,4 +332,62 @@ func sortedKeys[V any](m map[int64]V) []int64 {
 	}
 	slices.Sort(keys)
 	return keys
+}
+
+// planSettings adds the environment settings that differ to the plan.
+func (s *Service) planSettings(ctx context.Context, tx pgx.Tx, t Tenant, p *plan) error {
+	rs, err := s.store.envByTenant(ctx, tx, t.ID, Staging, false)
+	if err != nil {
+		return err
+	}
+	rp, err := s.store.envByTenant(ctx, tx, t.ID, Production, true)
+	if err != nil {
+		return err
+	}
+	staging, production := s.settings(rs), s.settings(rp)
+	setting := func(name string) {
+		p.hasSettings = true
+		p.changes = append(p.changes, Change{Kind: "setting", Action: ActionUpdate, Key: name})
+	}
+	callback := func(name, from, to string, field **string) {
+		if from != to {
+			*field = &from
+			setting(name)
+		}
+	}
+	callback("callbackSuccessUrl", staging.Callbacks.Success, production.Callbacks.Success, &p.settings.CallbackSuccessURL)
+	callback("callbackFailureUrl", staging.Callbacks.Failure, production.Callbacks.Failure, &p.settings.CallbackFailureURL)
+	callback("callbackPendingUrl", staging.Callbacks.Pending, production.Callbacks.Pending, &p.settings.CallbackPendingURL)
+	callback("callbackCancelUrl", staging.Callbacks.Cancel, production.Callbacks.Cancel, &p.settings.CallbackCancelURL)
+	if !slices.Equal(staging.IPAllowList, production.IPAllowList) {
+		list := make([]string, 0, len(staging.IPAllowList))
+		for _, pfx := range staging.IPAllowList {
+			list = append(list, pfx.String())
+		}
+		p.settings.IPAllowList = &list
+		setting("ipAllowList")
+	}
+	// A staging environment without a plugin leaves production's alone:
+	// there is nothing to switch to, and unsetting is plugin management's.
+	if staging.ActivePluginID != 0 && staging.ActivePluginID != production.ActivePluginID {
+		p.activePlugin = staging.ActivePluginID
+		p.changes = append(p.changes, Change{Kind: "setting", Action: ActionUpdate, Key: "activePlugin"})
+	}
+	return nil
+}
+
+// applySettings writes the planned settings through the environment's own
+// validation (production refuses http callback URLs) and audit.
+func (s *Service) applySettings(ctx context.Context, tx pgx.Tx, t Tenant, p *plan) error {
+	if p.hasSettings {
+		if _, err := s.UpdateEnvironmentTx(ctx, tx, t, Production, p.settings); err != nil {
+			return promotionErr("setting", "environment", err)
+		}
+	}
+	if p.activePlugin != 0 {
+		if err := s.SetActivePluginTx(ctx, tx, t, Production, p.activePlugin); err != nil {
+			return promotionErr("setting", "activePlugin", err)
+		}
+	}
+	return nil
 }

@@ -203,3 +203,41 @@ func stepByKey(c tenant.Checklist, key string) tenant.StepState {
 	}
 	return tenant.StepState{}
 }
+
+func TestPromoteSettings(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	catalogTenant(t, b, "acme", 1)
+	tn, err := b.svc.Get(ctx, "acme")
+	require.NoError(t, err)
+	ok, list := "https://game.example.com/paid", []string{"203.0.113.0/24"}
+	_, err = b.svc.UpdateEnvironment(ctx, tn, tenant.Staging, tenant.EnvPatch{CallbackSuccessURL: &ok, IPAllowList: &list})
+	require.NoError(t, err)
+	secret := "prod-signing-key-0123456789"
+	_, err = b.svc.SetCredentials(ctx, tn, tenant.Production, tenant.Credentials{SigningKey: &secret})
+	require.NoError(t, err)
+
+	p, err := b.svc.Promote(ctx, tn, false)
+	require.NoError(t, err)
+	require.ElementsMatch(t, []string{"setting update callbackSuccessUrl", "setting update ipAllowList"}, changeKeys(p))
+	prod, err := b.svc.Environment(ctx, tn, tenant.Production)
+	require.NoError(t, err)
+	require.Equal(t, ok, prod.Callbacks.Success)
+	require.Len(t, prod.IPAllowList, 1)
+	env, err := b.svc.Env(ctx, "acme", tenant.Production)
+	require.NoError(t, err)
+	require.Equal(t, secret, env.SigningKey, "credentials are never promoted")
+
+	// http is fine in staging, refused in production: nothing is applied.
+	insecure := "http://game.example.com/failed"
+	_, err = b.svc.UpdateEnvironment(ctx, tn, tenant.Staging, tenant.EnvPatch{CallbackFailureURL: &insecure})
+	require.NoError(t, err)
+	_, err = b.svc.Promote(ctx, tn, false)
+	var fe *tenant.FieldError
+	require.ErrorAs(t, err, &fe)
+	require.Contains(t, fe.Field, "callbackFailureUrl")
+	prod, err = b.svc.Environment(ctx, tn, tenant.Production)
+	require.NoError(t, err)
+	require.Empty(t, prod.Callbacks.Failure)
+}

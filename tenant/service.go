@@ -174,6 +174,9 @@ func (s *Service) SetActivePluginTx(ctx context.Context, tx pgx.Tx, t Tenant, en
 	if err := s.store.setActivePlugin(ctx, tx, t.ID, env, pluginID); err != nil {
 		return err
 	}
+	if err := s.AuditTx(ctx, tx, "environment.activate_plugin", t.ID, "environment:"+env, map[string]any{"pluginId": pluginID}); err != nil {
+		return err
+	}
 	s.forget(t.PartnerCode)
 	return nil
 }
