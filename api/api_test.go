@@ -41,7 +41,7 @@ func setup(t *testing.T) bundle {
 	require.NoError(t, err)
 	logs := &bytes.Buffer{}
 	logger := slog.New(slog.NewJSONHandler(&lockedWriter{w: logs}, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	tenants := tenant.NewService(pool, box)
+	tenants := tenant.NewService(pool, box, tenant.WithLogger(logger))
 	enq, err := jobs.NewEnqueuer(pool, jobs.Config{FetchCooldown: 10 * time.Millisecond}, logger)
 	require.NoError(t, err)
 	srv := httptest.NewServer(api.New(api.Deps{

@@ -92,15 +92,15 @@ type ChecklistListOutput struct {
 type PromotionInput struct {
 	PartnerCode string `path:"partnerCode" maxLength:"64" example:"acme-games"`
 	Body        struct {
-		DryRun bool `json:"dryRun" doc:"Only compute the changes; write nothing."`
+		DryRun bool `json:"dryRun,omitempty" doc:"Only compute the changes; write nothing. Default false."`
 	}
 }
 
 // PromotionChange is one difference between staging and production.
 type PromotionChange struct {
-	Kind   string   `json:"kind" enum:"product,bundle"`
+	Kind   string   `json:"kind" enum:"product,bundle,setting"`
 	Action string   `json:"action" enum:"create,update,delete"`
-	Key    string   `json:"key" doc:"The product's name or the bundle's SKU." example:"GEMS-100"`
+	Key    string   `json:"key" doc:"The product's name, the bundle's SKU, or the setting's field name (callbackSuccessUrl, ipAllowList, activePlugin, ...)." example:"GEMS-100"`
 	Fields []string `json:"fields,omitempty" doc:"For updates, the fields that differ." example:"[\"prices\"]"`
 }
 

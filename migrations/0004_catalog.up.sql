@@ -75,13 +75,19 @@ CREATE TABLE bundle_prices (
 
 -- The bundles a payment bought, filled by the Summary Webhook and by orders.
 -- A bundle that a payment bought cannot be deleted.
+-- Payments are referenced with their scope too, so an item can only join a
+-- payment of its own tenant and environment.
+ALTER TABLE payments ADD CONSTRAINT payments_scope_key UNIQUE (id, tenant_id, environment);
+
 CREATE TABLE payment_items (
     id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    payment_id  bigint NOT NULL REFERENCES payments (id) ON DELETE CASCADE,
+    payment_id  bigint NOT NULL,
     tenant_id   bigint NOT NULL,
     environment text   NOT NULL,
     bundle_id   bigint NOT NULL,
     quantity    int    NOT NULL CHECK (quantity > 0),
+    CONSTRAINT payment_items_payment_fk FOREIGN KEY (payment_id, tenant_id, environment)
+        REFERENCES payments (id, tenant_id, environment) ON DELETE CASCADE,
     CONSTRAINT payment_items_bundle_fk FOREIGN KEY (bundle_id, tenant_id, environment)
         REFERENCES bundles (id, tenant_id, environment) ON DELETE NO ACTION
 );

@@ -239,10 +239,17 @@ func (s *Service) EnsureOperatorKey(ctx context.Context, raw, name string) error
 	// The prefix may belong to another (or a revoked) key: only a live key
 	// with a matching hash counts.
 	if _, err := s.Authenticate(ctx, raw); err != nil {
-		return fmt.Errorf("%w: this operator key's prefix belongs to another key, or the key was revoked", ErrConflict)
+		if revoked, rerr := s.store.revokedKey(ctx, s.pool, m[1], hashKey(raw)); rerr == nil && revoked {
+			return ErrKeyRevoked
+		}
+		return fmt.Errorf("%w: this operator key's prefix belongs to another key", ErrConflict)
 	}
 	return nil
 }
+
+// ErrKeyRevoked means a configured bootstrap key was revoked through the
+// API: it stays revoked, and the process should say so and carry on.
+var ErrKeyRevoked = errors.New("tenant: the configured operator key was revoked")
 
 // CreateTenantKey issues a key that sees only tenant t, with role admin or
 // viewer. The raw key is returned once; only its hash is stored.
@@ -266,6 +273,10 @@ func (s *Service) CreateKey(ctx context.Context, p NewKeyParams) (CreatedKey, er
 // CreateKeyTx is CreateKey inside the caller's transaction.
 func (s *Service) CreateKeyTx(ctx context.Context, tx pgx.Tx, p NewKeyParams) (CreatedKey, error) {
 	if err := p.Validate(); err != nil {
+		return CreatedKey{}, err
+	}
+	// Concurrent creates of one scope count one at a time.
+	if err := s.store.lock(ctx, tx, "api_keys:"+p.Scope, p.TenantID); err != nil {
 		return CreatedKey{}, err
 	}
 	live, err := s.store.countLiveKeys(ctx, tx, p.Scope, p.TenantID)

@@ -142,7 +142,7 @@ func checkImageURL(env, s string) error {
 		return bad(fmt.Sprintf("must be at most %d bytes", MaxImageURLLen))
 	}
 	u, err := url.Parse(s)
-	if err != nil || !u.IsAbs() || u.Host == "" || u.Opaque != "" {
+	if err != nil || !u.IsAbs() || u.Hostname() == "" || u.Opaque != "" {
 		return bad("must be an absolute URL")
 	}
 	if u.User != nil {

@@ -144,13 +144,44 @@ func (s *Service) observe(ctx context.Context, t Tenant) (map[string]bool, error
 	if err != nil {
 		return nil, err
 	}
+	replicated, err := s.replicated(ctx, t)
+	if err != nil {
+		return nil, err
+	}
 	return map[string]bool{
 		"catalog":              o.catalog,
 		"fulfilment_method":    o.fulfilmentMethod,
 		"user_info_webhook":    o.stagingPlugin,
 		"summary_webhook":      o.stagingFulfilled,
 		"staging_test":         o.stagingFulfilled,
-		"replicate_production": o.replicated,
+		"replicate_production": replicated,
 		"production_uat":       o.productionFulfilled,
 	}, nil
+}
+
+// replicated reports whether production's catalog is staging's, judged by
+// the same comparison promotion makes: a non-empty staging catalog and no
+// product or bundle a promotion would change.
+func (s *Service) replicated(ctx context.Context, t Tenant) (bool, error) {
+	tx, err := s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+	if err != nil {
+		return false, fmt.Errorf("begin checklist read: %w", err)
+	}
+	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
+	staging, err := s.snapshot(ctx, tx, t.ID, Staging)
+	if err != nil {
+		return false, err
+	}
+	if len(staging.bundles) == 0 {
+		return false, nil
+	}
+	production, err := s.snapshot(ctx, tx, t.ID, Production)
+	if err != nil {
+		return false, err
+	}
+	plan, err := planPromotion(staging, production)
+	if err != nil {
+		return false, nil // e.g. two products of one name: not a replica yet
+	}
+	return len(plan.changes) == 0, nil
 }

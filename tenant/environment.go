@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/subtle"
 	"fmt"
+	"log/slog"
 	"net/netip"
 	"net/url"
 	"slices"
@@ -52,6 +53,15 @@ type Env struct {
 	// means anywhere.
 	IPAllowList    []netip.Prefix
 	ActivePluginID int64 // 0 when none
+}
+
+// LogValue keeps opened secrets out of logs: an Env logged whole shows only
+// who it is and how it authenticates.
+func (e Env) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.String("partner_code", e.PartnerCode), slog.String("env", e.Name),
+		slog.String("auth_mode", e.AuthMode), slog.String("tenant_status", e.TenantStatus),
+		slog.Int64("active_plugin_id", e.ActivePluginID))
 }
 
 // SigningKeys returns the keys that verify a signature at now: the current

@@ -3,6 +3,7 @@ package tenant_test
 import (
 	"bytes"
 	"context"
+	"log/slog"
 	"net/netip"
 	"strings"
 	"sync"
@@ -428,4 +429,14 @@ func TestIntegrationURLs(t *testing.T) {
 	require.Equal(t, "https://hub.example.com/pay1st/staging/acme/payment-events?token=<your webhook token>", tok[0].URL)
 	require.Contains(t, tok[0].Description, "<your webhook token>")
 	require.Contains(t, tok[1].Description, "issue 4")
+}
+
+func TestEnvLogValueHidesSecrets(t *testing.T) {
+	t.Parallel()
+	var buf bytes.Buffer
+	env := tenant.Env{PartnerCode: "acme", Name: "staging", AuthMode: "token", SigningKey: "sk-SECRET",
+		PreviousSigningKey: "old-SECRET", WebhookToken: "tok-SECRET", PreviousWebhookToken: "oldtok-SECRET"}
+	slog.New(slog.NewJSONHandler(&buf, nil)).Info("resolved", "env", env)
+	require.Contains(t, buf.String(), `"partner_code":"acme"`)
+	require.NotContains(t, buf.String(), "SECRET")
 }

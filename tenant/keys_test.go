@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -293,4 +294,21 @@ func TestLastUsedFailureDoesNotFailAuth(t *testing.T) {
 	require.True(t, p.Operator())
 	require.Contains(t, logs.String(), "cannot record API key use")
 	require.NotContains(t, logs.String(), raw)
+}
+
+func TestRevokedBootstrapKeyIsReported(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	boot, other := tenant.NewKey(), tenant.NewKey()
+	require.NoError(t, b.svc.EnsureOperatorKey(ctx, boot, "bootstrap"))
+	require.NoError(t, b.svc.EnsureOperatorKey(ctx, other, "second"))
+	prefix := strings.Split(boot, "_")[1]
+	_, err := b.svc.RevokeKey(ctx, tenant.ScopeOperator, 0, prefix)
+	require.NoError(t, err)
+
+	require.ErrorIs(t, b.svc.EnsureOperatorKey(ctx, boot, "bootstrap"), tenant.ErrKeyRevoked,
+		"a restart with the revoked key in configuration is told, not refused and not revived")
+	_, err = b.svc.Authenticate(ctx, boot)
+	require.ErrorIs(t, err, tenant.ErrUnauthorized)
 }

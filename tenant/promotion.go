@@ -8,8 +8,6 @@ import (
 	"slices"
 
 	"github.com/jackc/pgx/v5"
-
-	"github.com/partnerhub/partnerhub/internal/db"
 )
 
 // Promotion actions.
@@ -45,19 +43,30 @@ type Promotion struct {
 // http image URL that production does not allow), nothing is applied.
 func (s *Service) Promote(ctx context.Context, t Tenant, dryRun bool) (Promotion, error) {
 	var out Promotion
-	err := db.InTx(ctx, s.pool, func(tx pgx.Tx) error {
-		var err error
-		out, err = s.PromoteTx(ctx, tx, t, dryRun)
-		return err
-	})
-	return out, err
+	// Repeatable read: staging is read in several statements and must be
+	// one consistent snapshot.
+	tx, err := s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead})
+	if err != nil {
+		return out, fmt.Errorf("begin promotion: %w", err)
+	}
+	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
+	if out, err = s.PromoteTx(ctx, tx, t, dryRun); err != nil {
+		return Promotion{}, err
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return Promotion{}, fmt.Errorf("commit promotion: %w", err)
+	}
+	// Settings may have changed: drop what this node cached, after commit.
+	s.forget(t.PartnerCode)
+	return out, nil
 }
 
-// PromoteTx is Promote inside the caller's transaction.
+// PromoteTx is Promote inside the caller's transaction, which should be
+// REPEATABLE READ or stricter so staging is read as one snapshot.
 func (s *Service) PromoteTx(ctx context.Context, tx pgx.Tx, t Tenant, dryRun bool) (Promotion, error) {
-	// One promotion of a tenant at a time; catalog writes racing it wait.
-	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('promotion', $1))`, t.ID); err != nil {
-		return Promotion{}, fmt.Errorf("lock promotion: %w", err)
+	// One promotion of a tenant at a time.
+	if err := s.store.lock(ctx, tx, "promotion", t.ID); err != nil {
+		return Promotion{}, err
 	}
 	staging, err := s.snapshot(ctx, tx, t.ID, Staging)
 	if err != nil {
@@ -131,6 +140,7 @@ type plan struct {
 	deleteProducts []int64            // production products not in staging
 	productByName  map[string]Product // staging products
 	stagingName    map[int64]string   // staging product id → name
+	prodCountries  map[int64][]string // production product id → its countries
 	prodProduct    map[string]int64   // production product id by name (after creates)
 	keepPay1stID   map[int64]int64    // production bundle id → its own Pay1st id
 	settings       EnvPatch           // production settings to change
@@ -142,6 +152,7 @@ func planPromotion(staging, production catalog) (*plan, error) {
 	p := &plan{
 		updateProducts: map[int64]Product{}, updateBundles: map[int64]Bundle{},
 		productByName: map[string]Product{}, prodProduct: map[string]int64{}, keepPay1stID: map[int64]int64{},
+		prodCountries: map[int64][]string{},
 	}
 	stagingName := map[int64]string{}
 	p.stagingName = stagingName
@@ -160,6 +171,7 @@ func planPromotion(staging, production catalog) (*plan, error) {
 		}
 		prodByName[pp.Name] = pp
 		prodName[pp.ID] = pp.Name
+		p.prodCountries[pp.ID] = pp.Countries
 		p.prodProduct[pp.Name] = pp.ID
 	}
 	for _, sp := range staging.products {
@@ -238,10 +250,10 @@ func bundleDiff(a Bundle, aProduct string, b Bundle, bProduct string) []string {
 		f = append(f, "quantity")
 	}
 	if a.DigitalCurrencyName != b.DigitalCurrencyName {
-		f = append(f, "digitalCurrencyName")
+		f = append(f, "digitalCurrency.name")
 	}
 	if a.DigitalCurrencyCode != b.DigitalCurrencyCode {
-		f = append(f, "digitalCurrencyCode")
+		f = append(f, "digitalCurrency.code")
 	}
 	if !samePrices(a.Prices, b.Prices) {
 		f = append(f, "prices")
@@ -255,6 +267,17 @@ func samePrices(a, b []Price) bool {
 	return slices.EqualFunc(a, b, func(x, y Price) bool {
 		return x.CountryCode == y.CountryCode && x.CurrencyCode == y.CurrencyCode && DecimalString(x.Amount) == DecimalString(y.Amount)
 	})
+}
+
+// union is a's items followed by b's that a lacks.
+func union(a, b []string) []string {
+	out := slices.Clone(a)
+	for _, x := range b {
+		if !slices.Contains(out, x) {
+			out = append(out, x)
+		}
+	}
+	return out
 }
 
 func sorted(s []string) []string {
@@ -278,9 +301,18 @@ func (s *Service) apply(ctx context.Context, tx pgx.Tx, tenantID int64, p *plan)
 		}
 		p.prodProduct[sp.Name] = created.ID
 	}
+	// A product losing a country would be refused while production bundles
+	// still have prices there: widen to both lists now, narrow after the
+	// bundles are in their final shape.
+	narrow := map[int64]Product{}
 	for _, id := range sortedKeys(p.updateProducts) {
 		sp := p.updateProducts[id]
-		if _, err := s.UpdateProductTx(ctx, tx, tenantID, Production, id, params(sp)); err != nil {
+		wide := params(sp)
+		wide.Countries = union(sp.Countries, p.prodCountries[id])
+		if len(wide.Countries) != len(sp.Countries) {
+			narrow[id] = sp
+		}
+		if _, err := s.UpdateProductTx(ctx, tx, tenantID, Production, id, wide); err != nil {
 			return promotionErr("product", sp.Name, err)
 		}
 	}
@@ -305,6 +337,11 @@ func (s *Service) apply(ctx context.Context, tx pgx.Tx, tenantID int64, p *plan)
 		sb := p.updateBundles[id]
 		if _, err := s.UpdateBundleTx(ctx, tx, tenantID, Production, id, bundle(sb, p.keepPay1stID[id])); err != nil {
 			return promotionErr("bundle", sb.SKU, err)
+		}
+	}
+	for _, id := range sortedKeys(narrow) {
+		if _, err := s.UpdateProductTx(ctx, tx, tenantID, Production, id, params(narrow[id])); err != nil {
+			return promotionErr("product", narrow[id].Name, err)
 		}
 	}
 	for _, id := range p.deleteProducts {

@@ -241,3 +241,54 @@ func TestPromoteSettings(t *testing.T) {
 	require.NoError(t, err)
 	require.Empty(t, prod.Callbacks.Failure)
 }
+
+// TestPromoteDroppedCountry: staging drops a country from a product and
+// its bundle's price there; production, whose bundle still has that price,
+// must follow in one promotion.
+func TestPromoteDroppedCountry(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	id := catalogTenant(t, b, "acme", 1)
+	tn, err := b.svc.Get(ctx, "acme")
+	require.NoError(t, err)
+	sp, err := b.svc.CreateProduct(ctx, id, tenant.Staging, validProduct()) // ZA, NG, KE
+	require.NoError(t, err)
+	withKE := validBundle(sp.ID)
+	withKE.Prices = append(withKE.Prices, tenant.Price{CountryCode: "KE", CurrencyCode: "KES", Amount: dec("150")})
+	sb, err := b.svc.CreateBundle(ctx, id, tenant.Staging, withKE)
+	require.NoError(t, err)
+	_, err = b.svc.Promote(ctx, tn, false)
+	require.NoError(t, err)
+
+	_, err = b.svc.UpdateBundle(ctx, id, tenant.Staging, sb.ID, validBundle(sp.ID)) // KE price gone
+	require.NoError(t, err)
+	noKE := validProduct()
+	noKE.Countries = []string{"ZA", "NG"}
+	_, err = b.svc.UpdateProduct(ctx, id, tenant.Staging, sp.ID, noKE)
+	require.NoError(t, err)
+
+	c, err := b.svc.Checklist(ctx, tn)
+	require.NoError(t, err)
+	require.False(t, stepByKey(c, "replicate_production").Automatic, "the checklist sees what promotion sees")
+
+	p, err := b.svc.Promote(ctx, tn, false)
+	require.NoError(t, err)
+	require.ElementsMatch(t, []string{"product update Gold coins", "bundle update gold-100"}, changeKeys(p))
+	products, err := b.svc.ListProducts(ctx, id, tenant.Production, tenant.ProductFilter{})
+	require.NoError(t, err)
+	require.ElementsMatch(t, []string{"ZA", "NG"}, products.Products[0].Countries)
+
+	c, err = b.svc.Checklist(ctx, tn)
+	require.NoError(t, err)
+	require.True(t, stepByKey(c, "replicate_production").Automatic)
+
+	// A difference only promotion would notice (a bundle's name) is not a replica.
+	renamed := validBundle(sp.ID)
+	renamed.Name = "A hundred gold"
+	_, err = b.svc.UpdateBundle(ctx, id, tenant.Staging, sb.ID, renamed)
+	require.NoError(t, err)
+	c, err = b.svc.Checklist(ctx, tn)
+	require.NoError(t, err)
+	require.False(t, stepByKey(c, "replicate_production").Automatic)
+}

@@ -122,3 +122,12 @@ func (store) setActivePlugin(ctx context.Context, q db.Querier, tenantID int64, 
 	}
 	return nil
 }
+
+// lock takes a transaction-scoped advisory lock on (what, id): writers of one
+// kind for one tenant serialise on it without locking rows.
+func (store) lock(ctx context.Context, tx pgx.Tx, what string, id int64) error {
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended($1, $2))`, what, id); err != nil {
+		return fmt.Errorf("lock %s: %w", what, err)
+	}
+	return nil
+}

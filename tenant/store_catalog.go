@@ -134,7 +134,8 @@ func (store) paymentsOfBundle(ctx context.Context, q db.Querier, tenantID int64,
 	return namesAndCount(ctx, q, "find bundle's payments", `
 		SELECT reference, count(*) OVER () FROM (
 			SELECT DISTINCT p.id, p.reference
-			FROM payment_items i JOIN payments p ON p.id = i.payment_id
+			FROM payment_items i
+			JOIN payments p ON p.id = i.payment_id AND p.tenant_id = i.tenant_id AND p.environment = i.environment
 			WHERE i.tenant_id = $1 AND i.environment = $2 AND i.bundle_id = $3) AS x
 		ORDER BY id LIMIT $4`,
 		tenantID, env, bundleID, limit)

@@ -43,39 +43,26 @@ func (store) setStep(ctx context.Context, q db.Querier, tenantID int64, key, sta
 }
 
 type observations struct {
-	catalog, fulfilmentMethod, stagingPlugin, stagingFulfilled, replicated, productionFulfilled bool
+	catalog, fulfilmentMethod, stagingPlugin, stagingFulfilled, productionFulfilled bool
 }
 
-// observations reads, in one round trip, what the checklist can see done.
-// A catalog is replicated when production has exactly staging's bundles
-// (by SKU) with the same prices.
+// observations reads, in one round trip, what the checklist can see done in
+// the database (replication is judged by promotion's own comparison).
 func (store) observations(ctx context.Context, q db.Querier, tenantID int64) (observations, error) {
 	var o observations
 	err := q.QueryRow(ctx, `
-		WITH staging_prices AS (
-			SELECT b.sku, b.quantity, b.digital_currency_code, bp.country_code, bp.currency_code, bp.amount
-			FROM bundles b JOIN bundle_prices bp ON bp.bundle_id = b.id
-			WHERE b.tenant_id = $1 AND b.environment = 'staging'),
-		production_prices AS (
-			SELECT b.sku, b.quantity, b.digital_currency_code, bp.country_code, bp.currency_code, bp.amount
-			FROM bundles b JOIN bundle_prices bp ON bp.bundle_id = b.id
-			WHERE b.tenant_id = $1 AND b.environment = 'production'),
-		plugin AS (
+		WITH plugin AS (
 			SELECT EXISTS (SELECT 1 FROM environments WHERE tenant_id = $1 AND name = 'staging' AND active_plugin_id IS NOT NULL) AS active),
 		products_staging AS (
 			SELECT count(*) AS n, count(*) FILTER (WHERE fulfilment_method = 'plugin') AS by_plugin
 			FROM products WHERE tenant_id = $1 AND environment = 'staging')
 		SELECT
-			(SELECT n > 0 FROM products_staging) AND EXISTS (SELECT 1 FROM staging_prices),
+			(SELECT n > 0 FROM products_staging) AND EXISTS (SELECT 1 FROM bundle_prices WHERE tenant_id = $1 AND environment = 'staging'),
 			(SELECT n > 0 AND (by_plugin = 0 OR (SELECT active FROM plugin)) FROM products_staging),
 			(SELECT active FROM plugin),
-			EXISTS (SELECT 1 FROM fulfilments f JOIN payments p ON p.id = f.payment_id
-				WHERE f.tenant_id = $1 AND f.environment = 'staging' AND f.kind = 'fulfil' AND f.state = 'succeeded'),
-			EXISTS (SELECT 1 FROM staging_prices)
-				AND NOT EXISTS (SELECT * FROM staging_prices EXCEPT SELECT * FROM production_prices)
-				AND NOT EXISTS (SELECT * FROM production_prices EXCEPT SELECT * FROM staging_prices),
+			EXISTS (SELECT 1 FROM fulfilments WHERE tenant_id = $1 AND environment = 'staging' AND kind = 'fulfil' AND state = 'succeeded'),
 			EXISTS (SELECT 1 FROM fulfilments WHERE tenant_id = $1 AND environment = 'production' AND kind = 'fulfil' AND state = 'succeeded')`,
-		tenantID).Scan(&o.catalog, &o.fulfilmentMethod, &o.stagingPlugin, &o.stagingFulfilled, &o.replicated, &o.productionFulfilled)
+		tenantID).Scan(&o.catalog, &o.fulfilmentMethod, &o.stagingPlugin, &o.stagingFulfilled, &o.productionFulfilled)
 	if err != nil {
 		return o, fmt.Errorf("observe checklist: %w", err)
 	}

@@ -156,3 +156,14 @@ func (store) revokeKey(ctx context.Context, q db.Querier, id int64) (APIKey, err
 	}
 	return k, nil
 }
+
+// revokedKey reports whether prefix names a revoked key with this hash.
+func (store) revokedKey(ctx context.Context, q db.Querier, prefix string, hash []byte) (bool, error) {
+	var revoked bool
+	err := q.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM api_keys WHERE prefix = $1 AND secret_hash = $2 AND revoked_at IS NOT NULL)`,
+		prefix, hash).Scan(&revoked)
+	if err != nil {
+		return false, fmt.Errorf("check revoked key: %w", err)
+	}
+	return revoked, nil
+}

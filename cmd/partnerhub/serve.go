@@ -89,7 +89,11 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, ready fu
 	svc := services{pool: pool, tenants: tenant.NewService(pool, box,
 		tenant.WithSecretGrace(cfg.SigningKeyGrace), tenant.WithLogger(logger.With("component", "tenant"))), plugins: plugins.NewRegistry(pool)}
 	if cfg.OperatorKey != "" {
-		if err := svc.tenants.EnsureOperatorKey(ctx, cfg.OperatorKey, "bootstrap"); err != nil {
+		err := svc.tenants.EnsureOperatorKey(ctx, cfg.OperatorKey, "bootstrap")
+		switch {
+		case errors.Is(err, tenant.ErrKeyRevoked):
+			logger.WarnContext(ctx, "PARTNERHUB_OPERATOR_KEY was revoked through the API and does not work; remove it from the configuration")
+		case err != nil:
 			return fmt.Errorf("PARTNERHUB_OPERATOR_KEY: %w", err)
 		}
 	}
