@@ -28,6 +28,9 @@ const Version = "0.1.0"
 type Deps struct {
 	Tenants  *tenant.Service
 	Payments *payment.Service
+	// Ingest records accepted payment events; Payments when nil. serve sets
+	// it to a payment.Batcher so concurrent webhooks share commits.
+	Ingest EventIngester
 	// Ready reports whether the process can serve (database reachable).
 	Ready           func(ctx context.Context) error
 	Logger          *slog.Logger
@@ -38,6 +41,17 @@ type Deps struct {
 	// PublicURL is the base URL Pay1st and browsers reach partnerhub at
 	// (PARTNERHUB_PUBLIC_URL); integration URLs are built from it.
 	PublicURL string
+	// Plugins and PluginHost answer the User Info Webhook through each
+	// environment's active plugin, within UserInfoTimeout
+	// (DefaultUserInfoTimeout when 0). Without them it answers 503.
+	Plugins         PluginRegistry
+	PluginHost      PluginHost
+	UserInfoTimeout time.Duration
+	// RateLimitPerTenant is the requests per second each partnerCode may
+	// make to the Pay1st-facing endpoints, with bursts of RateLimitBurst;
+	// 0 means no limit.
+	RateLimitPerTenant float64
+	RateLimitBurst     int
 }
 
 // New returns the whole HTTP handler, traced with OpenTelemetry server spans.
@@ -85,10 +99,14 @@ func newAPI(mux *http.ServeMux, deps Deps) huma.API {
 	(&AuditHandler{tenants: deps.Tenants, logger: deps.Logger}).Register(api)
 	(&CatalogHandler{tenants: deps.Tenants, logger: deps.Logger}).Register(api)
 	(&OnboardingHandler{tenants: deps.Tenants, logger: deps.Logger}).Register(api)
+	(&PaymentHandler{tenants: deps.Tenants, payments: deps.Payments, logger: deps.Logger}).Register(api)
+	(&DeliveryHandler{tenants: deps.Tenants, payments: deps.Payments, logger: deps.Logger}).Register(api)
 	(&EnvironmentHandler{tenants: deps.Tenants, logger: deps.Logger, publicURL: deps.PublicURL}).Register(api)
 	(&WebhookHandler{
-		tenants: deps.Tenants, payments: deps.Payments, logger: deps.Logger,
+		tenants: deps.Tenants, payments: deps.Payments, ingest: deps.Ingest, logger: deps.Logger,
 		maxBody: deps.MaxBodyBytes, window: deps.SignatureWindow, now: deps.Now,
+		plugins: deps.Plugins, host: deps.PluginHost, userInfoTimeout: deps.UserInfoTimeout,
+		limiter: newRateLimiter(deps.RateLimitPerTenant, deps.RateLimitBurst, deps.Now),
 	}).Register(api, mux)
 	return api
 }

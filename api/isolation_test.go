@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -36,6 +37,7 @@ func isolationBodies(productID int64) map[string]any {
 		"create-bundle":               bundle,
 		"update-bundle":               bundle,
 		"create-promotion":            map[string]any{"dryRun": false},
+		"release-payment-hold":        map[string]any{"note": "stolen"},
 	}
 }
 
@@ -68,6 +70,8 @@ func TestTenantIsolation(t *testing.T) {
 	params := map[string]string{
 		"partnerCode": "bravo", "env": "staging", "productId": strconv.FormatInt(productID, 10),
 		"bundleId": strconv.FormatFloat(bundle["id"].(float64), 'f', 0, 64), "prefix": key["prefix"].(string), "step": "creatives",
+		"deliveryId": strconv.FormatInt(bravoDelivery(t, b), 10),
+		"reference":  "C-BRAVO-P",
 	}
 	before := snapshot(t, b, "bravo")
 
@@ -135,4 +139,15 @@ func snapshot(t *testing.T, b bundle, code string) string {
 		all.Write(blob)
 	}
 	return all.String()
+}
+
+// bravoDelivery records a (rejected) delivery for bravo and returns its id.
+func bravoDelivery(t *testing.T, b bundle) int64 {
+	t.Helper()
+	body := eventBody(t, "bravo", 2, "C-BRAVO-P", nil)
+	st, _, out := b.post(t, "/pay1st/staging/bravo/payment-events", body, signedHeaders("wrong", body, time.Now()))
+	require.Equal(t, http.StatusUnauthorized, st)
+	var id int64
+	require.NoError(t, b.pool.QueryRow(context.Background(), `SELECT id FROM deliveries WHERE session_id = $1`, out["sessionId"]).Scan(&id))
+	return id
 }

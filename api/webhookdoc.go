@@ -50,9 +50,160 @@ func documentWebhooks(oapi *huma.OpenAPI) {
 			"404": pay1stError("Unknown partnerCode or environment."),
 			"413": pay1stError("Body larger than the configured limit."),
 			"422": pay1stError("A field is missing or invalid, or partnerCode/partnerId are not this tenant's."),
+			"429": rateLimited(errRef),
 			"503": pay1stError("Tenant suspended or partnerhub temporarily unable to record; Pay1st should retry."),
 		},
 	})
+	documentShopWebhooks(oapi, ackRef, pay1stError)
+}
+
+// rateLimited is the 429 answer every Pay1st-facing endpoint may give.
+func rateLimited(errRef *huma.Schema) *huma.Response {
+	return &huma.Response{
+		Description: "Over the tenant's request rate (PARTNERHUB_RATE_LIMIT_PER_TENANT, per node); retry after Retry-After seconds.",
+		Headers: map[string]*huma.Param{"Retry-After": {Description: "Seconds until a request is admitted again.",
+			Schema: &huma.Schema{Type: "integer", Minimum: ptr(1.0)}}},
+		Content: map[string]*huma.MediaType{"application/json": {Schema: errRef}},
+	}
+}
+
+// documentShopWebhooks describes the Summary Webhook, the User Info Webhook
+// and the customer return.
+func documentShopWebhooks(oapi *huma.OpenAPI, ackRef *huma.Schema, pay1stError func(string) *huma.Response) {
+	reg := oapi.Components.Schemas
+	reg.Map()["Summary"] = summarySchema()
+	reg.Map()["UserInfo"] = userInfoSchema()
+	errRef := reg.Schema(reflect.TypeFor[pay1st.ErrorBody](), true, "")
+	pathParams := []*huma.Param{
+		{Name: "env", In: "path", Required: true, Schema: &huma.Schema{Type: "string", Enum: []any{"staging", "production"}}},
+		{Name: "partnerCode", In: "path", Required: true, Schema: &huma.Schema{Type: "string", Pattern: "^[a-z0-9][a-z0-9_-]{1,63}$"}},
+	}
+	tags := []string{"Pay1st webhooks"}
+
+	oapi.AddOperation(&huma.Operation{
+		OperationID: "receive-summary", Method: http.MethodPost, Path: "/pay1st/{env}/{partnerCode}/summary",
+		Tags: tags, Summary: "Receive a Summary Webhook (Shop payment completed)",
+		Description: "Called by Pay1st, not by clients. Verifies X-SIGNATURE: lowercase hex HMAC-SHA256 over the raw body with " +
+			"surrounding whitespace trimmed, keyed with the ASCII text base64(username:password) of the environment's Basic Auth " +
+			"credentials (401 when none are configured). Then validates the body, resolves productBundleId against the bundles' " +
+			"Pay1st ids, and in one transaction records the delivery, the Shop payment (status SUCCESSFUL, the player), its item " +
+			"and its fulfilment, answering 200 only after commit. Fulfilment is queued once per reference: a summary for a " +
+			"reference already recorded is answered 200 with status duplicate and changes nothing. Only SUCCESSFUL summaries " +
+			"are credited. Every call, accepted or not, is recorded. Errors use Pay1st's error body.",
+		Parameters: append(pathParams[:2:2],
+			&huma.Param{Name: pay1st.HeaderSignature, In: "header", Required: true, Schema: &huma.Schema{Type: "string", Pattern: "^[0-9a-fA-F]{64}$"}}),
+		RequestBody: &huma.RequestBody{Required: true, Content: map[string]*huma.MediaType{
+			"application/json": {Schema: &huma.Schema{Ref: "#/components/schemas/Summary"}},
+		}},
+		Responses: map[string]*huma.Response{
+			"200": {Description: "Recorded and fulfilment queued (or already recorded).", Content: map[string]*huma.MediaType{"application/json": {Schema: ackRef}}},
+			"400": pay1stError("Malformed JSON."),
+			"401": pay1stError("Missing or wrong X-SIGNATURE, or no Basic Auth credentials configured."),
+			"404": pay1stError("Unknown partnerCode or environment."),
+			"413": pay1stError("Body larger than the configured limit."),
+			"422": pay1stError("A field is missing or invalid (INVALID_FIELD), productBundleId is no bundle's (UNKNOWN_BUNDLE), " +
+				"status is not SUCCESSFUL (NOT_SUCCESSFUL), or the reference is a gateway payment's (REFERENCE_TAKEN)."),
+			"429": rateLimited(errRef),
+			"503": pay1stError("Tenant suspended or partnerhub temporarily unable to record; Pay1st should retry."),
+		},
+	})
+
+	query := func(name, desc string, s *huma.Schema) *huma.Param {
+		return &huma.Param{Name: name, In: "query", Description: desc, Schema: s}
+	}
+	oapi.AddOperation(&huma.Operation{
+		OperationID: "lookup-user", Method: http.MethodGet, Path: "/pay1st/{env}/{partnerCode}/user-info",
+		Tags: tags, Summary: "Answer the User Info Webhook (validate a player)",
+		Description: "Called by Pay1st before a purchase. When the environment has Basic Auth credentials, HTTP Basic " +
+			"authentication with them is required. Every parameter is validated; unknown parameters are ignored, a known one " +
+			"given twice is refused. The environment's active plugin answers (LookupUser) within PARTNERHUB_USER_INFO_TIMEOUT " +
+			"(default 3s). A missing plugin is 503, a failing one 502 and a late one 504, all with Pay1st's error body. " +
+			"Every call is recorded, with its query.",
+		Parameters: append(pathParams[:2:2],
+			query("playerId", "The player to validate (1-128 bytes, no control characters).", &huma.Schema{Type: "string", MinLength: ptr(1), MaxLength: ptr(128)}),
+			query("productBundleId", "Pay1st's bundle id.", &huma.Schema{Type: "integer", Format: "int64", Minimum: ptr(1.0)}),
+			query("productBundleExternalId", "The partner's SKU.", &huma.Schema{Type: "string", Pattern: "^[A-Za-z0-9._-]{1,64}$"}),
+			query("externalReference", "The partner's reference (at most 256 bytes).", &huma.Schema{Type: "string", MaxLength: ptr(256)}),
+			query("amount", "Exact decimal amount in major units.", &huma.Schema{Type: "string", Pattern: `^(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?$`}),
+			query("currencyCode", "ISO 4217.", &huma.Schema{Type: "string", Pattern: "^[A-Z]{3}$"}),
+			query("countryCode", "ISO 3166-1 alpha-2.", &huma.Schema{Type: "string", Pattern: "^[A-Z]{2}$"}),
+			query("quantity", "Number of bundles.", &huma.Schema{Type: "integer", Minimum: ptr(1.0), Maximum: ptr(1e6)}),
+		),
+		Responses: map[string]*huma.Response{
+			"200": {Description: "The player is known.", Content: map[string]*huma.MediaType{
+				"application/json": {Schema: &huma.Schema{Ref: "#/components/schemas/UserInfo"}}}},
+			"400": pay1stError("The player is not known (the plugin's errorCode, USER_NOT_FOUND by default) or a parameter is invalid (INVALID_FIELD)."),
+			"401": pay1stError("Basic credentials missing or wrong."),
+			"404": pay1stError("Unknown partnerCode or environment."),
+			"429": rateLimited(errRef),
+			"502": pay1stError("The plugin failed (PLUGIN_FAILED)."),
+			"503": pay1stError("No active plugin, tenant suspended, or partnerhub unable to record the call."),
+			"504": pay1stError("The plugin did not answer within the deadline (PLUGIN_FAILED)."),
+		},
+	})
+
+	oapi.AddOperation(&huma.Operation{
+		OperationID: "customer-return", Method: http.MethodGet, Path: "/pay1st/{env}/{partnerCode}/return/{outcome}",
+		Tags: tags, Summary: "End a customer's redirect from Pay1st",
+		Description: "Opened by the customer's browser after checkout. Redirects (303) to the environment's callback URL " +
+			"for the outcome with reference=<payment reference> appended to its query, or, when no callback URL is " +
+			"configured, shows a small self-contained status page. Every call is recorded.",
+		Parameters: append(pathParams[:2:2],
+			&huma.Param{Name: "outcome", In: "path", Required: true, Schema: &huma.Schema{Type: "string", Enum: []any{"success", "failure", "pending", "cancel"}}},
+			query("reference", "The payment's Pay1st reference.", &huma.Schema{Type: "string", Pattern: "^[A-Za-z0-9_.:~-]{1,128}$"}),
+		),
+		Responses: map[string]*huma.Response{
+			"200": {Description: "The hosted status page.", Content: map[string]*huma.MediaType{"text/html": {Schema: &huma.Schema{Type: "string"}}}},
+			"303": {Description: "Redirect to the configured callback URL.", Headers: map[string]*huma.Param{
+				"Location": {Description: "The callback URL with the reference appended.", Schema: &huma.Schema{Type: "string", Format: "uri"}}}},
+			"400": pay1stError("Invalid reference."),
+			"404": pay1stError("Unknown partnerCode, environment or outcome."),
+			"429": rateLimited(errRef),
+			"503": pay1stError("partnerhub temporarily unable to record the call."),
+		},
+	})
+}
+
+// summarySchema is pay1st-protocol.md §4 as JSON Schema.
+func summarySchema() *huma.Schema {
+	zero, one := 0.0, 1.0
+	str := func(desc string, maxLen int) *huma.Schema {
+		return &huma.Schema{Type: "string", MaxLength: ptr(maxLen), Description: desc}
+	}
+	return &huma.Schema{
+		Type:        "object",
+		Description: "A Pay1st Summary Webhook body. Unknown fields are accepted and kept in the recorded delivery.",
+		Properties: map[string]*huma.Schema{
+			"reference":       str("Pay1st's payment reference: fulfilment is queued once per reference.", pay1st.MaxStringBytes),
+			"playerId":        {Type: "string", MinLength: ptr(1), MaxLength: ptr(pay1st.MaxPlayerIDBytes), Description: "The player to credit."},
+			"productBundleId": {Type: "integer", Format: "int64", Minimum: &one, Description: "Pay1st's id of the bundle bought (the bundle's pay1stProductBundleId)."},
+			"amount":          {Type: "number", Minimum: &zero, Description: "Amount paid in major units, read as an exact decimal."},
+			"currency":        {Type: "string", Pattern: "^[A-Z]{3}$", Description: "ISO 4217 (the protocol names it currency)."},
+			"tokensPurchased": {Type: "number", ExclusiveMinimum: &zero, Description: "Digital currency to credit, exact decimal."},
+			"digitalCurrency": {Type: "object", Required: []string{"name", "code"}, Properties: map[string]*huma.Schema{
+				"name": {Type: "string", MinLength: ptr(1), MaxLength: ptr(pay1st.MaxDigitalCurrencyNameBytes)},
+				"code": {Type: "string", Pattern: "^[A-Za-z0-9._-]{1,32}$"},
+			}},
+			"status":            {Type: "string", Description: "A Pay1st status; only SUCCESSFUL is credited."},
+			"externalReference": str("The partner's reference, optional.", pay1st.MaxStringBytes),
+			"paymentMethod":     str("Payment method, optional.", pay1st.MaxStringBytes),
+		},
+		Required: []string{"reference", "playerId", "productBundleId", "amount", "currency", "tokensPurchased", "digitalCurrency", "status"},
+	}
+}
+
+// userInfoSchema is the User Info Webhook's success body (§3).
+func userInfoSchema() *huma.Schema {
+	return &huma.Schema{
+		Type: "object", Description: "A known player, as the game's plugin confirms it.",
+		Properties: map[string]*huma.Schema{
+			"userId":            {Type: "string", Description: "The game's id of the player."},
+			"externalReference": {Type: "string", Description: "The partner's reference for this purchase, if any."},
+			"amount":            {Type: "number", Description: "Exact decimal amount; absent when neither the plugin nor the request gave one."},
+			"currencyCode":      {Type: "string", Description: "ISO 4217."},
+		},
+		Required: []string{"userId", "externalReference"},
+	}
 }
 
 // paymentEventSchema is pay1st-protocol.md §1 as JSON Schema. Amounts are

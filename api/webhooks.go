@@ -31,8 +31,9 @@ const recordTimeout = 5 * time.Second
 // recordedHeaderLimit bounds each recorded header value.
 const recordedHeaderLimit = 512
 
-// recordedHeaders are the request headers kept with each delivery. Never
-// Authorization or cookies: they carry credentials.
+// recordedHeaders are the request headers kept with each delivery, under
+// their canonical names (X-Signature). Never Authorization or cookies: they
+// carry credentials.
 var recordedHeaders = []string{
 	"Content-Type", "Content-Length", "User-Agent", pay1st.HeaderSignature, pay1st.HeaderTimestamp,
 	"X-Forwarded-For", "X-Real-Ip", "X-Request-Id", "Traceparent",
@@ -45,16 +46,36 @@ var recordedHeaders = []string{
 type WebhookHandler struct {
 	tenants  *tenant.Service
 	payments *payment.Service
+	ingest   EventIngester // payments when nil
 	logger   *slog.Logger
 	maxBody  int64
 	window   time.Duration
 	now      func() time.Time
+	// User Info Webhook: the tenants' plugins and how long an answer may take.
+	plugins         PluginRegistry
+	host            PluginHost
+	userInfoTimeout time.Duration
+	// limiter is nil when public endpoints are not rate limited.
+	limiter *rateLimiter
+}
+
+// EventIngester records a verified payment event and returns only after its
+// commit: *payment.Service (one transaction per event) and *payment.Batcher
+// (concurrent events share commits) both do.
+type EventIngester interface {
+	IngestEvent(ctx context.Context, env tenant.Env, d payment.Delivery, ev pay1st.PaymentEvent) (payment.Ingested, error)
 }
 
 // Register mounts the handlers on mux and documents them in api.
 func (h *WebhookHandler) Register(api huma.API, mux *http.ServeMux) {
 	documentWebhooks(api.OpenAPI())
-	mux.HandleFunc("/pay1st/{env}/{partnerCode}/payment-events", h.paymentEvents)
+	if h.userInfoTimeout <= 0 {
+		h.userInfoTimeout = DefaultUserInfoTimeout
+	}
+	mux.HandleFunc("/pay1st/{env}/{partnerCode}/payment-events", h.admit(h.limited(h.paymentEvents, payment.KindPaymentEvent), payment.KindPaymentEvent))
+	mux.HandleFunc("/pay1st/{env}/{partnerCode}/summary", h.admit(h.limited(h.summary, payment.KindSummary), payment.KindSummary))
+	mux.HandleFunc("/pay1st/{env}/{partnerCode}/user-info", h.admit(h.limited(h.userInfo, payment.KindUserInfo), payment.KindUserInfo))
+	mux.HandleFunc("/pay1st/{env}/{partnerCode}/return/{outcome}", h.admit(h.limited(h.customerReturn, payment.KindReturn), payment.KindReturn))
 }
 
 // Ack is the body of an accepted webhook.
@@ -68,7 +89,12 @@ type Ack struct {
 // the refusal cannot be recorded, the answer is 503 so Pay1st sends again:
 // nothing it sent goes unrecorded.
 func (h *WebhookHandler) reject(ctx context.Context, w http.ResponseWriter, d payment.Delivery, status int, code, msg string) {
-	d.Verdict, d.Reason, d.StatusCode = payment.VerdictRejected, msg, status
+	h.rejectReason(ctx, w, d, status, code, msg, msg)
+}
+
+// rejectReason is reject recording reason rather than the answered message.
+func (h *WebhookHandler) rejectReason(ctx context.Context, w http.ResponseWriter, d payment.Delivery, status int, code, msg, reason string) {
+	d.Verdict, d.Reason, d.StatusCode = payment.VerdictRejected, reason, status
 	if len(d.Body) > rejectedBodyLimit {
 		d.Body, d.BodyTruncated = d.Body[:rejectedBodyLimit], true
 	}
@@ -77,10 +103,10 @@ func (h *WebhookHandler) reject(ctx context.Context, w http.ResponseWriter, d pa
 	defer cancel()
 	if _, err := h.payments.RecordDelivery(ctx, d); err != nil {
 		h.logger.ErrorContext(ctx, "cannot record rejected delivery", "session_id", d.SessionID, "err", err)
-		status, code, msg = http.StatusServiceUnavailable, pay1st.CodeUnavailable, "temporarily unavailable; retry"
+		status, code, msg, reason = http.StatusServiceUnavailable, pay1st.CodeUnavailable, "temporarily unavailable; retry", "not recorded"
 	}
 	h.logger.InfoContext(ctx, "webhook rejected", "session_id", d.SessionID, "kind", d.Kind,
-		"partner_code", d.PartnerCode, "env", d.Env, "status", status, "reason", msg)
+		"partner_code", d.PartnerCode, "env", d.Env, "status", status, "reason", reason)
 	writeJSON(w, status, pay1st.ErrorBody{ErrorMessage: msg, ErrorCode: code, SessionID: d.SessionID})
 }
 
@@ -107,7 +133,7 @@ func (h *WebhookHandler) newDelivery(r *http.Request, kind string) payment.Deliv
 	headers := make(map[string]string, len(recordedHeaders))
 	for _, name := range recordedHeaders {
 		if v := r.Header.Get(name); v != "" {
-			headers[name] = clip(v, recordedHeaderLimit)
+			headers[http.CanonicalHeaderKey(name)] = clip(v, recordedHeaderLimit)
 		}
 	}
 	return payment.Delivery{
@@ -194,7 +220,11 @@ func (h *WebhookHandler) paymentEvents(w http.ResponseWriter, r *http.Request) {
 		h.reject(ctx, w, d, http.StatusUnprocessableEntity, pay1st.CodeTenantMismatch, "partnerId in the body is not this tenant's")
 		return
 	}
-	res, err := h.payments.IngestEvent(ctx, env, d, ev)
+	var ingest EventIngester = h.payments
+	if h.ingest != nil {
+		ingest = h.ingest
+	}
+	res, err := ingest.IngestEvent(ctx, env, d, ev)
 	if err != nil {
 		h.unavailable(ctx, w, d, fmt.Errorf("ingest payment event: %w", err))
 		return

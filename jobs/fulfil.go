@@ -1,20 +1,18 @@
 package jobs
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"strconv"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 
-	"github.com/partnerhub/partnerhub/internal/db"
 	"github.com/partnerhub/partnerhub/pay1st"
 	"github.com/partnerhub/partnerhub/payment"
-	"github.com/partnerhub/partnerhub/plugins/host"
 	"github.com/partnerhub/partnerhub/plugins/sdk"
 	"github.com/partnerhub/partnerhub/tenant"
 )
@@ -70,78 +68,29 @@ func (w *FulfilWorker) Work(ctx context.Context, job *river.Job[FulfilArgs]) err
 		// The job's partnerCode names another tenant than the payment's.
 		return river.JobCancel(fmt.Errorf("payment %d does not belong to %s", p.ID, job.Args.PartnerCode))
 	}
+	if p.OnHold {
+		// Held for review: an operator releases it and queues it again.
+		log.InfoContext(ctx, "payment on hold; fulfilment cancelled", "hold_reason", p.HoldReason)
+		return river.JobCancel(fmt.Errorf("payment %s is on hold: %s", p.Reference, p.HoldReason))
+	}
+	pur, err := w.deps.Payments.PurchaseOf(ctx, p.ID) // Shop payments: the player and the items bought
+	if err != nil {
+		return fmt.Errorf("load purchase: %w", err)
+	}
 	key := payment.IdempotencyKey(env.PartnerCode, env.Name, p.Reference, payment.KindFulfil)
-	f, err := w.deps.Payments.BeginAttempt(ctx, p, payment.KindFulfil, key, env.ActivePluginID)
-	if err != nil {
-		return fmt.Errorf("record attempt: %w", err)
-	}
-	switch f.State {
-	case payment.StateSucceeded:
-		log.InfoContext(ctx, "already fulfilled; nothing to do")
-		return nil
-	case payment.StateFailed:
-		// Rejected or out of attempts earlier: only an operator retries it.
-		return river.JobCancel(fmt.Errorf("fulfilment of %s failed earlier: %s", p.Reference, f.LastError))
-	}
-
-	// fail records why an attempt failed. A rejection is final at once and
-	// cancels the job; anything else is retried by River with backoff until
-	// the last attempt, when the fulfilment is marked failed for an operator.
-	fail := func(reason string, rejected bool, cause error) error {
-		final := rejected || job.Attempt >= job.MaxAttempts
-		// Recorded even when the job's context is done (timeout, shutdown).
-		recCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		defer cancel()
-		if err := w.deps.Payments.RecordError(recCtx, f.ID, reason, final); err != nil {
-			log.ErrorContext(ctx, "record fulfilment error", "err", err)
-		}
-		log.WarnContext(ctx, "fulfilment attempt failed", "reason", reason, "final", final)
-		if rejected {
-			return river.JobCancel(cause)
-		}
-		return cause
-	}
-
-	if env.ActivePluginID == 0 {
-		// Retried with backoff: activating a plugin lets the payment through.
-		return fail("no active plugin", false, fmt.Errorf("no active plugin in %s/%s", env.PartnerCode, env.Name))
-	}
-	pl, err := w.deps.Plugins.Get(ctx, env.TenantID, env.ActivePluginID)
-	if err != nil {
-		return fail("active plugin unavailable", false, fmt.Errorf("active plugin: %w", err))
-	}
-
-	plugin, err := w.deps.Host.Get(ctx, host.Key{PartnerCode: env.PartnerCode, Env: env.Name, SHA256: pl.SHA256})
-	if err != nil {
-		return fail("plugin unavailable: "+err.Error(), false, fmt.Errorf("start plugin: %w", err))
-	}
-	res, err := plugin.Fulfil(ctx, fulfilRequest(key, env.PartnerCode, p))
-	if err != nil {
-		return fail("plugin call failed: "+err.Error(), false, fmt.Errorf("plugin fulfil: %w", err))
-	}
-	switch res.Outcome {
-	case sdk.OutcomeFulfilled:
-		err := db.InTx(ctx, w.deps.Pool, func(tx pgx.Tx) error {
-			if _, err := w.deps.Payments.SucceedTx(ctx, tx, f.ID, res.Reference); err != nil {
-				return err
-			}
+	return attempt{
+		deps: w.deps, log: log, env: env, p: p, kind: payment.KindFulfil, key: key,
+		try: job.Attempt, maxTries: job.MaxAttempts,
+		call: func(ctx context.Context, plugin sdk.Plugin) (sdk.Result, error) {
+			req := fulfilRequest(key, env.PartnerCode, p)
+			req.PlayerID, req.Items = cmp.Or(pur.PlayerID, req.PlayerID), pur.Items
+			return plugin.Fulfil(ctx, req)
+		},
+		complete: func(ctx context.Context, tx pgx.Tx) error {
 			_, err := river.JobCompleteTx[*riverpgxv5.Driver](ctx, tx, job)
 			return err
-		})
-		if err != nil {
-			// The plugin did credit; a retry sends the same key and the
-			// plugin answers fulfilled without crediting again.
-			return fmt.Errorf("record fulfilment: %w", err)
-		}
-		log.InfoContext(ctx, "fulfilled", "result_reference", res.Reference)
-		return nil
-	case sdk.OutcomeRejected:
-		return fail("rejected by plugin: "+res.Reason, true, fmt.Errorf("plugin rejected: %s", res.Reason))
-	case sdk.OutcomeRetry:
-		return fail("plugin asked to retry: "+res.Reason, false, fmt.Errorf("plugin asked to retry: %s", res.Reason))
-	default:
-		return fail("plugin answered an unknown outcome", false, fmt.Errorf("unknown plugin outcome %q", res.Outcome))
-	}
+		},
+	}.run(ctx)
 }
 
 func fulfilRequest(key, partnerCode string, p payment.Payment) sdk.FulfilRequest {

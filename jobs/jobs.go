@@ -1,6 +1,7 @@
 // Package jobs runs partnerhub's background work on River, in the same
 // Postgres as everything else: the job that hands a paid payment to the
-// tenant's plugin, and (later) reports, reconciliation and retention.
+// tenant's plugin, the job that takes it back after a refund or
+// chargeback, and (later) reports, reconciliation and retention.
 package jobs
 
 import (
@@ -35,6 +36,12 @@ type Config struct {
 	// JobTimeout bounds one attempt; it must cover a plugin's start and
 	// call timeouts, or River's one-minute default would cut them short.
 	JobTimeout time.Duration
+	// SettleDelay is how long a reversal waits before checking again on a
+	// fulfilment still in progress; DefaultSettleDelay when zero.
+	SettleDelay time.Duration
+	// DeliveryRetention is how long deliveries are kept; the hourly
+	// retention job deletes older ones. Zero keeps them forever.
+	DeliveryRetention time.Duration
 }
 
 // Deps are the services workers use.
@@ -54,8 +61,23 @@ func NewClient(deps Deps, cfg Config) (*river.Client[pgx.Tx], error) {
 	if err := river.AddWorkerSafely(workers, &FulfilWorker{deps: deps}); err != nil {
 		return nil, fmt.Errorf("jobs: add fulfil worker: %w", err)
 	}
+	settle := cfg.SettleDelay
+	if settle <= 0 {
+		settle = DefaultSettleDelay
+	}
+	if err := river.AddWorkerSafely(workers, &ReverseWorker{deps: deps, settle: settle}); err != nil {
+		return nil, fmt.Errorf("jobs: add reverse worker: %w", err)
+	}
+	var periodic []*river.PeriodicJob
+	if cfg.DeliveryRetention > 0 {
+		if err := river.AddWorkerSafely(workers, &RetentionWorker{deps: deps, keep: cfg.DeliveryRetention}); err != nil {
+			return nil, fmt.Errorf("jobs: add retention worker: %w", err)
+		}
+		periodic = append(periodic, retentionPeriodic())
+	}
 	client, err := river.NewClient(riverpgxv5.New(deps.Pool), &river.Config{
 		Queues:            map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.Workers}},
+		PeriodicJobs:      periodic,
 		Workers:           workers,
 		FetchCooldown:     cfg.FetchCooldown,
 		FetchPollInterval: cfg.FetchPollInterval,

@@ -20,4 +20,10 @@ const (
 	CodeTenantMismatch  = "TENANT_MISMATCH"   // partnerId/partnerCode differ from the URL's tenant
 	CodeUnavailable     = "UNAVAILABLE"       // temporarily unable to record the call; retry
 	CodeInternal        = "INTERNAL_ERROR"    // a bug on our side
+	CodeRateLimited     = "RATE_LIMITED"      // over the tenant's request rate; see Retry-After
+	CodeUserNotFound    = "USER_NOT_FOUND"    // User Info Webhook: the game does not know the player
+	CodeUnknownBundle   = "UNKNOWN_BUNDLE"    // Summary Webhook: no bundle has this productBundleId
+	CodeNotSuccessful   = "NOT_SUCCESSFUL"    // Summary Webhook: only SUCCESSFUL payments are credited
+	CodeReferenceTaken  = "REFERENCE_TAKEN"   // Summary Webhook: the reference is a gateway payment's
+	CodePluginFailed    = "PLUGIN_FAILED"     // the game's plugin failed or timed out
 )

@@ -17,7 +17,8 @@ func TestErrorBodyWireShape(t *testing.T) {
 func TestErrorCodesAreDistinct(t *testing.T) {
 	t.Parallel()
 	codes := []string{CodeNotFound, CodeUnauthorized, CodeMalformed, CodeInvalidField,
-		CodePayloadTooLarge, CodeTenantMismatch, CodeUnavailable, CodeInternal}
+		CodePayloadTooLarge, CodeTenantMismatch, CodeUnavailable, CodeInternal, CodeRateLimited, CodeUserNotFound,
+		CodeUnknownBundle, CodeNotSuccessful, CodeReferenceTaken, CodePluginFailed}
 	seen := map[string]bool{}
 	for _, c := range codes {
 		require.NotEmpty(t, c)

@@ -67,6 +67,12 @@ type Payment struct {
 	CreatedDate      time.Time
 	CreatedAt        time.Time
 	UpdatedAt        time.Time
+	// OnHold: the amount or currency differed from what partnerhub
+	// expected; nothing is fulfilled or reversed until an operator releases
+	// it. HoldReason says what differed.
+	OnHold     bool
+	HoldReason string
+	HeldAt     *time.Time
 }
 
 // Fulfilment kinds.

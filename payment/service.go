@@ -3,21 +3,33 @@ package payment
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"net/http"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/shopspring/decimal"
 
 	"github.com/partnerhub/partnerhub/internal/db"
 	"github.com/partnerhub/partnerhub/pay1st"
 	"github.com/partnerhub/partnerhub/tenant"
 )
 
-// Enqueuer queues a payment's fulfilment in the caller's transaction, so the
-// job exists exactly when the payment that implies it does. The jobs package
-// implements it; payment never imports jobs.
+// Enqueuer queues a payment's background work in the caller's transaction,
+// so a job exists exactly when the state that implies it does. The jobs
+// package implements it; payment never imports jobs.
 type Enqueuer interface {
+	// EnqueueFulfilTx queues the fulfilment of a SUCCESSFUL payment, once
+	// per payment.
 	EnqueueFulfilTx(ctx context.Context, tx pgx.Tx, env tenant.Env, p Payment) error
+	// EnqueueReverseTx queues the reversal of a payment's fulfilment, once
+	// per payment; reason is the status that caused it (REFUND, CHARGEBACK).
+	EnqueueReverseTx(ctx context.Context, tx pgx.Tx, env tenant.Env, p Payment, reason string) error
+	// CancelFulfilTx cancels the payment's fulfil jobs that are not running
+	// (waiting, scheduled or retryable), and reports whether one is running
+	// right now: its plugin call may credit, so it must be reversed.
+	CancelFulfilTx(ctx context.Context, tx pgx.Tx, paymentID int64) (running bool, err error)
 }
 
 // Service is the payment package's entry point.
@@ -43,14 +55,21 @@ type Ingested struct {
 	PaymentID  int64
 	Duplicate  bool   // the same event was recorded before: nothing changed
 	Applied    bool   // the event became the payment's current status
+	Flagged    bool   // newer, but the transition table forbids it: recorded, not applied
+	Held       bool   // this event put the payment on hold for review
 	Status     string // the payment's status after the event
 	Enqueued   bool   // a fulfilment was queued (River dedupes per payment)
+	// Reversing is set when the event made the payment REFUND/CHARGEBACK:
+	// FulfilCancelled says a fulfil job that had not started was cancelled,
+	// ReverseQueued that a reversal was queued (the fulfilment had started).
+	FulfilCancelled bool
+	ReverseQueued   bool
 }
 
 // IngestEvent records a verified, validated Payment Webhook Event in one
 // transaction: the delivery, the payment's new state, the event in its
-// history and, for a successful payment, its fulfilment job. Nothing is
-// visible until commit, so acknowledging after it never loses an event.
+// history and the work the transition triggers (docs/payments.md). Nothing
+// is visible until commit, so acknowledging after it never loses an event.
 func (s *Service) IngestEvent(ctx context.Context, env tenant.Env, d Delivery, ev pay1st.PaymentEvent) (Ingested, error) {
 	var res Ingested
 	err := db.InTx(ctx, s.pool, func(tx pgx.Tx) error {
@@ -66,6 +85,11 @@ func (s *Service) IngestEventTx(ctx context.Context, tx pgx.Tx, env tenant.Env, 
 	var res Ingested
 	d.TenantID, d.Env, d.Kind = env.TenantID, env.Name, KindPaymentEvent
 	d.Verdict, d.Reference = VerdictAccepted, ev.Reference
+	if d.StatusCode == 0 {
+		// An accepted event (or a duplicate) is acknowledged with 200 once
+		// this transaction commits; if it does not, nothing is recorded.
+		d.StatusCode = http.StatusOK
+	}
 	// Compare and store at the database's precision (see Precision).
 	ev.UpdatedDate = ev.UpdatedDate.Truncate(Precision)
 	var err error
@@ -78,15 +102,23 @@ func (s *Service) IngestEventTx(ctx context.Context, tx pgx.Tx, env tenant.Env, 
 	}
 	res.PaymentID, res.Status = locked.id, locked.status
 	// At-least-once and unordered: an event that does not supersede the
-	// current status is kept in the history but changes nothing.
-	applied := locked.inserted || supersedes(ev.Status, ev.UpdatedDate, pay1st.Status(locked.status), locked.statusUpdatedAt)
+	// current status is kept in the history but changes nothing; a newer one
+	// the transition table forbids is kept and flagged.
+	decision := Apply
+	if !locked.inserted {
+		decision = Decide(ev.Status, ev.UpdatedDate, pay1st.Status(locked.status), locked.statusUpdatedAt)
+	}
+	var flagReason string
+	if decision == Flag {
+		flagReason = fmt.Sprintf("transition %s -> %s is not allowed", locked.status, ev.Status)
+	}
 	// The history keeps the parsed event: the raw bytes stay in the delivery,
 	// and jsonb refuses some valid JSON (\u0000) that unknown fields may carry.
 	payload, err := json.Marshal(ev)
 	if err != nil {
 		return res, fmt.Errorf("encode event: %w", err)
 	}
-	fresh, err := s.store.insertEvent(ctx, tx, locked.id, env.TenantID, env.Name, res.DeliveryID, ev, applied, payload)
+	fresh, err := s.store.insertEvent(ctx, tx, locked.id, env.TenantID, env.Name, res.DeliveryID, ev, decision == Apply, flagReason, payload)
 	if err != nil {
 		return res, err
 	}
@@ -94,7 +126,17 @@ func (s *Service) IngestEventTx(ctx context.Context, tx pgx.Tx, env tenant.Env, 
 		res.Duplicate = true
 		return res, s.store.markDuplicate(ctx, tx, res.DeliveryID)
 	}
-	if !applied {
+	// Any new event, applied or not, may reveal a mismatch worth a hold.
+	if !locked.onHold {
+		if reason := s.holdReason(ctx, tx, env, locked, ev); reason != "" {
+			if err := s.store.hold(ctx, tx, locked.id, reason); err != nil {
+				return res, err
+			}
+			locked.onHold, res.Held = true, true
+		}
+	}
+	if decision != Apply {
+		res.Flagged = decision == Flag
 		return res, nil
 	}
 	if !locked.inserted {
@@ -103,10 +145,15 @@ func (s *Service) IngestEventTx(ctx context.Context, tx pgx.Tx, env tenant.Env, 
 		}
 	}
 	res.Applied, res.Status = true, string(ev.Status)
-	// Only the event that makes the payment SUCCESSFUL queues its fulfilment:
-	// a later, unrelated event must not revive a fulfilment that was
-	// rejected or ran out of attempts (retrying those is an operator's call).
-	if ev.Status == pay1st.StatusSuccessful {
+	switch TriggerOf(pay1st.Status(locked.status), ev.Status, locked.inserted) {
+	case TriggerFulfil:
+		// Only the event that makes the payment SUCCESSFUL queues its
+		// fulfilment: a later, unrelated event must not revive a fulfilment
+		// that was rejected or ran out of attempts (an operator's call), and
+		// a held payment queues nothing until it is released.
+		if locked.onHold {
+			return res, nil
+		}
 		p, err := s.store.payment(ctx, tx, locked.id)
 		if err != nil {
 			return res, err
@@ -115,8 +162,75 @@ func (s *Service) IngestEventTx(ctx context.Context, tx pgx.Tx, env tenant.Env, 
 			return res, fmt.Errorf("enqueue fulfilment: %w", err)
 		}
 		res.Enqueued = true
+	case TriggerReverse:
+		return res, s.reverseTx(ctx, tx, env, locked, ev.Status, &res)
 	}
 	return res, nil
+}
+
+// reverseTx handles a payment that just became REFUND or CHARGEBACK: a
+// fulfil job that has not started is cancelled in this transaction (nothing
+// was credited, nothing to take back); a fulfilment that started — a job
+// running now, or an attempt recorded — is reversed, once, unless it failed
+// for good (nothing was credited) or the payment is held.
+func (s *Service) reverseTx(ctx context.Context, tx pgx.Tx, env tenant.Env, locked lockedPayment, reason pay1st.Status, res *Ingested) error {
+	running, err := s.enq.CancelFulfilTx(ctx, tx, locked.id)
+	if err != nil {
+		return fmt.Errorf("cancel fulfilment: %w", err)
+	}
+	f, err := s.store.fulfilment(ctx, tx, locked.id, KindFulfil)
+	started := err == nil && f.State != StateFailed
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return err
+	}
+	if !running && !started {
+		res.FulfilCancelled = true
+		return nil
+	}
+	if locked.onHold {
+		return nil
+	}
+	p, err := s.store.payment(ctx, tx, locked.id)
+	if err != nil {
+		return err
+	}
+	if err := s.enq.EnqueueReverseTx(ctx, tx, env, p, string(reason)); err != nil {
+		return fmt.Errorf("enqueue reversal: %w", err)
+	}
+	res.ReverseQueued = true
+	return nil
+}
+
+// holdReason says why an event puts its payment on hold, or "" when it
+// does not: its amount or currency differs from the order partnerhub knows
+// for the partnerReference (expected), or else from the payment's first
+// event. Amounts compare as decimals (10 equals 10.00).
+func (s *Service) holdReason(ctx context.Context, tx pgx.Tx, env tenant.Env, locked lockedPayment, ev pay1st.PaymentEvent) string {
+	if amount, currency, ok := s.expected(ctx, tx, env.TenantID, env.Name, ev.PartnerReference); ok {
+		return mismatch("the order", amount, currency, ev)
+	}
+	if locked.inserted {
+		return ""
+	}
+	return mismatch("the payment's first event", locked.amount, locked.currency, ev)
+}
+
+func mismatch(what string, amount decimal.Decimal, currency string, ev pay1st.PaymentEvent) string {
+	switch {
+	case !ev.OrderAmount.Equal(amount):
+		return fmt.Sprintf("amount %s differs from %s (%s)", ev.OrderAmount.String(), what, amount.String())
+	case ev.CurrencyCode != currency:
+		return fmt.Sprintf("currency %s differs from %s (%s)", ev.CurrencyCode, what, currency)
+	}
+	return ""
+}
+
+// expected is the hook for issue 6 (orders): the amount and currency of the
+// order partnerhub created for partnerReference in a tenant environment.
+// Until partnerhub creates orders it knows none, so it answers ok=false and
+// holds compare against the payment's first-seen amount and currency only.
+func (s *Service) expected(_ context.Context, _ pgx.Tx, _ int64, _, _ string) (decimal.Decimal, string, bool) {
+	return decimal.Decimal{}, "", false
 }
 
 // Get returns a payment by id.

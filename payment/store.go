@@ -66,34 +66,42 @@ type lockedPayment struct {
 	inserted        bool
 	status          string
 	statusUpdatedAt time.Time
+	amount          decimal.Decimal // first seen: events never change it
+	currency        string
+	onHold          bool
 }
 
 // upsertPayment inserts the payment on its first event, or locks the
 // existing row so concurrent events of one payment apply one at a time.
 func (store) upsertPayment(ctx context.Context, q db.Querier, tenantID int64, env string, ev pay1st.PaymentEvent) (lockedPayment, error) {
 	var p lockedPayment
+	var amount string
 	err := q.QueryRow(ctx, `INSERT INTO payments
 		(tenant_id, environment, reference, partner_reference, status, amount, currency_code, country_code,
 		 customer_id, payment_method, status_updated_at, created_date)
 		VALUES ($1, $2, $3, $4, $5, $6::numeric, $7, $8, $9, $10, $11, $12)
 		ON CONFLICT (tenant_id, environment, reference) DO UPDATE SET reference = EXCLUDED.reference
-		RETURNING id, xmax = 0, status, status_updated_at`,
+		RETURNING id, xmax = 0, status, status_updated_at, amount::text, currency_code, on_hold`,
 		tenantID, env, ev.Reference, ev.PartnerReference, string(ev.Status), ev.OrderAmount.String(), ev.CurrencyCode,
 		ev.CountryCode, ev.CustomerID, ev.PaymentMethod, ev.UpdatedDate, ev.CreatedDate).
-		Scan(&p.id, &p.inserted, &p.status, &p.statusUpdatedAt)
+		Scan(&p.id, &p.inserted, &p.status, &p.statusUpdatedAt, &amount, &p.currency, &p.onHold)
 	if err != nil {
 		return p, fmt.Errorf("upsert payment: %w", err)
+	}
+	if p.amount, err = decimal.NewFromString(amount); err != nil {
+		return p, fmt.Errorf("payment %d amount %q: %w", p.id, amount, err)
 	}
 	return p, nil
 }
 
-// insertEvent records an event; false when the same event was recorded before.
-func (store) insertEvent(ctx context.Context, q db.Querier, paymentID, tenantID int64, env string, deliveryID int64, ev pay1st.PaymentEvent, applied bool, payload []byte) (bool, error) {
+// insertEvent records an event, flagged when flagReason is set; false when
+// the same event was recorded before.
+func (store) insertEvent(ctx context.Context, q db.Querier, paymentID, tenantID int64, env string, deliveryID int64, ev pay1st.PaymentEvent, applied bool, flagReason string, payload []byte) (bool, error) {
 	tag, err := q.Exec(ctx, `INSERT INTO payment_events
-		(payment_id, tenant_id, environment, delivery_id, status, updated_date, applied, payload)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+		(payment_id, tenant_id, environment, delivery_id, status, updated_date, applied, flagged, flag_reason, payload)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $9 <> '', $9, $8)
 		ON CONFLICT (payment_id, status, updated_date) DO NOTHING`,
-		paymentID, tenantID, env, deliveryID, string(ev.Status), ev.UpdatedDate, applied, payload)
+		paymentID, tenantID, env, deliveryID, string(ev.Status), ev.UpdatedDate, applied, payload, flagReason)
 	if err != nil {
 		return false, fmt.Errorf("insert payment event: %w", err)
 	}
@@ -109,14 +117,43 @@ func (store) applyStatus(ctx context.Context, q db.Querier, paymentID int64, ev 
 	return nil
 }
 
+// hold puts a payment on hold for review; the first reason stands.
+func (store) hold(ctx context.Context, q db.Querier, paymentID int64, reason string) error {
+	_, err := q.Exec(ctx, `UPDATE payments SET on_hold = true, hold_reason = $2, held_at = now(), updated_at = now()
+		WHERE id = $1 AND NOT on_hold`, paymentID, text(reason))
+	if err != nil {
+		return fmt.Errorf("hold payment: %w", err)
+	}
+	return nil
+}
+
+// release clears a payment's hold.
+func (store) release(ctx context.Context, q db.Querier, paymentID int64) error {
+	_, err := q.Exec(ctx, `UPDATE payments SET on_hold = false, hold_reason = '', held_at = NULL, updated_at = now()
+		WHERE id = $1`, paymentID)
+	if err != nil {
+		return fmt.Errorf("release payment hold: %w", err)
+	}
+	return nil
+}
+
+// lockByReference reads a payment under a row lock, ordering a release with
+// concurrent events of the payment.
+func (store) lockByReference(ctx context.Context, q db.Querier, tenantID int64, env, reference string) (Payment, error) {
+	return scanPayment(q.QueryRow(ctx, `SELECT `+paymentColumns+` FROM payments
+		WHERE tenant_id = $1 AND environment = $2 AND reference = $3 FOR UPDATE`, tenantID, env, text(reference)))
+}
+
 const paymentColumns = `id, tenant_id, environment, reference, partner_reference, status, amount::text, currency_code,
-	country_code, customer_id, payment_method, status_updated_at, created_date, created_at, updated_at`
+	country_code, customer_id, payment_method, status_updated_at, created_date, created_at, updated_at,
+	on_hold, hold_reason, held_at`
 
 func scanPayment(row pgx.Row) (Payment, error) {
 	var p Payment
 	var amount string
 	err := row.Scan(&p.ID, &p.TenantID, &p.Env, &p.Reference, &p.PartnerReference, &p.Status, &amount, &p.CurrencyCode,
-		&p.CountryCode, &p.CustomerID, &p.PaymentMethod, &p.StatusUpdatedAt, &p.CreatedDate, &p.CreatedAt, &p.UpdatedAt)
+		&p.CountryCode, &p.CustomerID, &p.PaymentMethod, &p.StatusUpdatedAt, &p.CreatedDate, &p.CreatedAt, &p.UpdatedAt,
+		&p.OnHold, &p.HoldReason, &p.HeldAt)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return p, ErrNotFound
 	}

@@ -53,6 +53,13 @@ type Env struct {
 	// means anywhere.
 	IPAllowList    []netip.Prefix
 	ActivePluginID int64 // 0 when none
+	// BasicAuthUsername and BasicAuthPassword (opened; empty when not
+	// configured) key the Summary Webhook's signature and guard the User
+	// Info Webhook.
+	BasicAuthUsername string
+	BasicAuthPassword string
+	// Callbacks are where customer returns are redirected.
+	Callbacks Callbacks
 }
 
 // LogValue keeps opened secrets out of logs: an Env logged whole shows only

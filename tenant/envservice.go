@@ -44,7 +44,7 @@ func (s *Service) loadEnv(ctx context.Context, code, env string) (Env, error) {
 	}
 	e := Env{
 		TenantID: r.tenantID, PartnerCode: r.partnerCode, PartnerID: r.partnerID, TenantStatus: r.tenantStatus,
-		Name: r.name, AuthMode: r.authMode, IPAllowList: r.ipAllowList,
+		Name: r.name, AuthMode: r.authMode, IPAllowList: r.ipAllowList, Callbacks: r.callbacks,
 	}
 	if r.activePluginID != nil {
 		e.ActivePluginID = *r.activePluginID
@@ -58,6 +58,8 @@ func (s *Service) loadEnv(ctx context.Context, code, env string) (Env, error) {
 		{credPrevSigningKey, r.prevSigningKey, &e.PreviousSigningKey},
 		{credWebhookToken, r.webhookToken.sealed, &e.WebhookToken},
 		{credPrevWebhookToken, r.prevWebhookToken, &e.PreviousWebhookToken},
+		{credBasicAuthUsername, r.basicUser.sealed, &e.BasicAuthUsername},
+		{credBasicAuthPassword, r.basicPass.sealed, &e.BasicAuthPassword},
 	} {
 		if f.sealed == nil {
 			continue

@@ -100,13 +100,27 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, ready fu
 	jobsCfg := jobs.Config{
 		Workers: cfg.JobWorkers, FetchCooldown: cfg.JobFetchCooldown,
 		FetchPollInterval: cfg.JobFetchPollInterval, MaxAttempts: cfg.JobMaxAttempts,
-		JobTimeout: cfg.PluginStartTimeout + cfg.PluginCallTimeout + 30*time.Second,
+		JobTimeout:        cfg.PluginStartTimeout + cfg.PluginCallTimeout + 30*time.Second,
+		DeliveryRetention: cfg.DeliveryRetention,
 	}
 	enq, err := jobs.NewEnqueuer(pool, jobsCfg, logger)
 	if err != nil {
 		return err
 	}
 	svc.payments = payment.NewService(pool, enq)
+	// Concurrent payment events share commits (group commit); a batch max of
+	// 1 keeps one transaction per event.
+	var ingest api.EventIngester
+	if cfg.IngestBatchMax > 1 {
+		batcher := payment.NewBatcher(svc.payments, payment.BatchConfig{
+			MaxWait: cfg.IngestBatchWait, MaxEvents: cfg.IngestBatchMax,
+			Committers: max(1, min(int(cfg.DBMaxConns)/2, 4)),
+			Logger:     logger.With("component", "ingest"),
+		})
+		// Runs before pool.Close and after the HTTP server has drained.
+		defer batcher.Close()
+		ingest = batcher
+	}
 
 	pluginHost, err := host.New(host.Config{
 		CacheDir:     filepath.Join(cfg.DataDir, "plugins", "cache"),
@@ -130,10 +144,12 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, ready fu
 	}
 
 	handler := api.New(api.Deps{
-		Tenants: svc.tenants, Payments: svc.payments, Logger: logger,
+		Tenants: svc.tenants, Payments: svc.payments, Ingest: ingest, Logger: logger,
 		Ready:        func(ctx context.Context) error { return pool.Ping(ctx) },
 		MaxBodyBytes: cfg.MaxBodyBytes, SignatureWindow: cfg.SignatureWindow,
 		PublicURL: cfg.PublicURL,
+		Plugins:   svc.plugins, PluginHost: pluginHost, UserInfoTimeout: cfg.UserInfoTimeout,
+		RateLimitPerTenant: float64(cfg.RateLimitPerTenant), RateLimitBurst: cfg.RateLimitBurst,
 	})
 	srv := &http.Server{
 		Handler:           handler,
@@ -141,7 +157,7 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, ready fu
 		ReadTimeout:       cfg.ReadTimeout,
 		WriteTimeout:      cfg.WriteTimeout,
 		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    64 << 10,
+		MaxHeaderBytes:    1 << 20, // above api.MaxRequestHeaderBytes, which answers in Pay1st's body
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
 	ln, err := net.Listen("tcp", cfg.Listen)

@@ -36,14 +36,22 @@ type Config struct {
 	WriteTimeout    time.Duration
 	ShutdownTimeout time.Duration
 
+	IngestBatchWait time.Duration // 0: no waiting, events still share commits under load
+	IngestBatchMax  int           // 1: no batching, one transaction per event
+
 	JobWorkers           int
 	JobFetchCooldown     time.Duration
 	JobFetchPollInterval time.Duration
 	JobMaxAttempts       int
+	DeliveryRetention    time.Duration
 
 	PluginStartTimeout time.Duration
 	PluginCallTimeout  time.Duration
 	PluginUser         string
+
+	UserInfoTimeout    time.Duration // deadline of the User Info Webhook's plugin call
+	RateLimitPerTenant int           // requests per second per tenant on /pay1st; 0: no limit
+	RateLimitBurst     int
 }
 
 // Setting describes one configuration entry; docs/config.md lists them all.
@@ -114,6 +122,14 @@ var settings = []Setting{
 			c.ShutdownTimeout = d
 			return err
 		}},
+	{Env: "PARTNERHUB_INGEST_BATCH_WAIT", Flag: "ingest-batch-wait", Default: "2ms", Usage: "Longest a payment event waits for others to share its database commit (0-100ms; 0 waits only while every committer is busy).",
+		set: func(c *Config, v string) error {
+			d, err := durIn(v, 0, 100*time.Millisecond)
+			c.IngestBatchWait = d
+			return err
+		}},
+	{Env: "PARTNERHUB_INGEST_BATCH_MAX", Flag: "ingest-batch-max", Default: "64", Usage: "Most payment events committed in one transaction (1-1000; 1 turns batching off: one transaction per event).",
+		set: func(c *Config, v string) error { n, err := intIn(v, 1, 1000); c.IngestBatchMax = n; return err }},
 	{Env: "PARTNERHUB_JOB_WORKERS", Flag: "job-workers", Default: "50", Usage: "Jobs this process works at once (1-10000).",
 		set: func(c *Config, v string) error { n, err := intIn(v, 1, 10000); c.JobWorkers = n; return err }},
 	{Env: "PARTNERHUB_JOB_FETCH_COOLDOWN", Flag: "job-fetch-cooldown", Default: "10ms", Usage: "Least time between two job fetches; lower cuts latency, raises database load (1ms-10s).",
@@ -130,6 +146,18 @@ var settings = []Setting{
 		}},
 	{Env: "PARTNERHUB_JOB_MAX_ATTEMPTS", Flag: "job-max-attempts", Default: "25", Usage: "Attempts before a job is discarded and its fulfilment marked failed (1-100).",
 		set: func(c *Config, v string) error { n, err := intIn(v, 1, 100); c.JobMaxAttempts = n; return err }},
+	{Env: "PARTNERHUB_DELIVERY_RETENTION", Flag: "delivery-retention", Default: "2160h", Usage: "How long the deliveries log keeps each request (0 keeps them forever; otherwise 1h-87600h); an hourly job deletes older ones.",
+		set: func(c *Config, v string) error {
+			d, err := time.ParseDuration(v)
+			if err != nil {
+				return fmt.Errorf("%q is not a duration like 720h", v)
+			}
+			if d != 0 && (d < time.Hour || d > 87600*time.Hour) {
+				return fmt.Errorf("%s is outside 1h..87600h (or 0)", d)
+			}
+			c.DeliveryRetention = d
+			return nil
+		}},
 	{Env: "PARTNERHUB_PLUGIN_START_TIMEOUT", Flag: "plugin-start-timeout", Default: "10s", Usage: "Time a plugin process has to start and complete its handshake (1s-5m).",
 		set: func(c *Config, v string) error {
 			d, err := durIn(v, time.Second, 5*time.Minute)
@@ -144,6 +172,20 @@ var settings = []Setting{
 		}},
 	{Env: "PARTNERHUB_PLUGIN_USER", Flag: "plugin-user", Default: "nobody", Usage: "Unprivileged user plugins run as when partnerhub runs as root.",
 		set: func(c *Config, v string) error { c.PluginUser = v; return nonEmpty(v) }},
+	{Env: "PARTNERHUB_USER_INFO_TIMEOUT", Flag: "user-info-timeout", Default: "3s", Usage: "How long the User Info Webhook waits for the active plugin before answering 504 (100ms-30s).",
+		set: func(c *Config, v string) error {
+			d, err := durIn(v, 100*time.Millisecond, 30*time.Second)
+			c.UserInfoTimeout = d
+			return err
+		}},
+	{Env: "PARTNERHUB_RATE_LIMIT_PER_TENANT", Flag: "rate-limit-per-tenant", Default: "200", Usage: "Requests per second each tenant may make to the Pay1st-facing endpoints, per node; more get 429 with Retry-After (0-1000000; 0 turns the limit off).",
+		set: func(c *Config, v string) error {
+			n, err := intIn(v, 0, 1_000_000)
+			c.RateLimitPerTenant = n
+			return err
+		}},
+	{Env: "PARTNERHUB_RATE_LIMIT_BURST", Flag: "rate-limit-burst", Default: "400", Usage: "Requests a tenant may make at once above its rate before the limit applies (1-1000000).",
+		set: func(c *Config, v string) error { n, err := intIn(v, 1, 1_000_000); c.RateLimitBurst = n; return err }},
 }
 
 // Load builds a Config from defaults, then the environment (getenv), then

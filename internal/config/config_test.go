@@ -27,6 +27,11 @@ func TestLoadDefaults(t *testing.T) {
 	require.Equal(t, 24*time.Hour, c.SigningKeyGrace)
 	require.Equal(t, "json", c.LogFormat)
 	require.Equal(t, "nobody", c.PluginUser)
+	require.Equal(t, 3*time.Second, c.UserInfoTimeout)
+	require.Equal(t, 200, c.RateLimitPerTenant)
+	require.Equal(t, 400, c.RateLimitBurst)
+	require.Equal(t, 2*time.Millisecond, c.IngestBatchWait)
+	require.Equal(t, 64, c.IngestBatchMax)
 	require.ErrorIs(t, c.RequireServe(), config.ErrInvalid, "serve needs a database and a secret key")
 }
 
@@ -69,6 +74,14 @@ func TestLoadRejectsBadValues(t *testing.T) {
 		{"PARTNERHUB_PUBLIC_URL", "hub.example.com", "absolute"},
 		{"PARTNERHUB_JOB_WORKERS", "-1", "outside"},
 		{"PARTNERHUB_LISTEN", " ", "empty"},
+		{"PARTNERHUB_USER_INFO_TIMEOUT", "31s", "outside"},
+		{"PARTNERHUB_USER_INFO_TIMEOUT", "50ms", "outside"},
+		{"PARTNERHUB_RATE_LIMIT_PER_TENANT", "-1", "outside"},
+		{"PARTNERHUB_RATE_LIMIT_BURST", "0", "outside"},
+		{"PARTNERHUB_INGEST_BATCH_WAIT", "101ms", "outside"},
+		{"PARTNERHUB_INGEST_BATCH_WAIT", "-1ms", "outside"},
+		{"PARTNERHUB_INGEST_BATCH_MAX", "0", "outside"},
+		{"PARTNERHUB_INGEST_BATCH_MAX", "1001", "outside"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.env+"="+tt.value, func(t *testing.T) {

@@ -1,0 +1,276 @@
+package api
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/partnerhub/partnerhub/payment"
+	"github.com/partnerhub/partnerhub/tenant"
+)
+
+// PaymentHandler serves a tenant environment's payments as Pay1st reported
+// them, each with its timeline: the events, the requests that carried them
+// and what partnerhub did about them (fulfilments, reversals). Read-only:
+// payments change only through Pay1st's events.
+type PaymentHandler struct {
+	tenants  *tenant.Service
+	payments *payment.Service
+	logger   *slog.Logger
+}
+
+// Payment is a payment's current state.
+type Payment struct {
+	Reference        string     `json:"reference" example:"C-1795274958-P" doc:"Pay1st's payment reference: the payment's identity."`
+	PartnerReference string     `json:"partnerReference" example:"order-8812" doc:"The game's own order reference."`
+	Status           string     `json:"status" example:"SUCCESSFUL" doc:"The current status: the newest event the transition table allowed (docs/payments.md)."`
+	StatusUpdatedAt  time.Time  `json:"statusUpdatedAt" doc:"The updatedDate of the event that set the status."`
+	Amount           string     `json:"amount" example:"1234.50" doc:"orderAmount of the first event, an exact decimal in major units."`
+	CurrencyCode     string     `json:"currencyCode" example:"NGN"`
+	CountryCode      string     `json:"countryCode" example:"NG"`
+	CustomerID       int64      `json:"customerId" example:"77"`
+	PaymentMethod    string     `json:"paymentMethod" example:"CARD"`
+	CreatedDate      time.Time  `json:"createdDate" doc:"Pay1st's createdDate."`
+	CreatedAt        time.Time  `json:"createdAt" doc:"When partnerhub first heard of the payment; from/to filter on it."`
+	UpdatedAt        time.Time  `json:"updatedAt"`
+	OnHold           bool       `json:"onHold" doc:"Held for review: the amount or currency differed from what partnerhub expected. Nothing is fulfilled or reversed while held."`
+	HoldReason       string     `json:"holdReason,omitempty" example:"amount 99 differs from the payment's first event (10)"`
+	HeldAt           *time.Time `json:"heldAt,omitempty"`
+}
+
+func paymentOut(p payment.Payment) Payment {
+	return Payment{Reference: p.Reference, PartnerReference: p.PartnerReference, Status: p.Status,
+		StatusUpdatedAt: p.StatusUpdatedAt, Amount: p.Amount.String(), CurrencyCode: p.CurrencyCode,
+		CountryCode: p.CountryCode, CustomerID: p.CustomerID, PaymentMethod: p.PaymentMethod,
+		CreatedDate: p.CreatedDate, CreatedAt: p.CreatedAt, UpdatedAt: p.UpdatedAt,
+		OnHold: p.OnHold, HoldReason: p.HoldReason, HeldAt: p.HeldAt}
+}
+
+// PaymentEvent is one Payment Webhook Event in a timeline.
+type PaymentEvent struct {
+	Status      string    `json:"status" example:"SUCCESSFUL"`
+	UpdatedDate time.Time `json:"updatedDate"`
+	Applied     bool      `json:"applied" doc:"It became the payment's status when it arrived. An older event is kept but not applied."`
+	Flagged     bool      `json:"flagged" doc:"Newer than the status, but a move the transition table forbids (e.g. PENDING after SUCCESSFUL): recorded, not applied."`
+	FlagReason  string    `json:"flagReason,omitempty" example:"transition SUCCESSFUL -> PENDING is not allowed"`
+	DeliveryID  int64     `json:"deliveryId,omitempty" example:"1207" doc:"The delivery that carried it; absent once retention deleted it."`
+	ReceivedAt  time.Time `json:"receivedAt"`
+}
+
+// PaymentDelivery is a request about the payment, without body or headers
+// (get-delivery shows those).
+type PaymentDelivery struct {
+	ID         int64     `json:"id" example:"1207"`
+	SessionID  string    `json:"sessionId" example:"c5a552942a9100b99686117d"`
+	ReceivedAt time.Time `json:"receivedAt"`
+	Kind       string    `json:"kind" enum:"payment_event,summary,user_info,return"`
+	Verdict    string    `json:"verdict" enum:"accepted,duplicate,rejected"`
+	Reason     string    `json:"reason,omitempty" example:"event already recorded"`
+	StatusCode int       `json:"statusCode" example:"200"`
+}
+
+// PaymentFulfilment is what partnerhub asked the game's plugin to do.
+type PaymentFulfilment struct {
+	Kind            string     `json:"kind" enum:"fulfil,reverse" doc:"fulfil credits the purchase; reverse takes it back after a refund or chargeback."`
+	State           string     `json:"state" enum:"pending,succeeded,failed" doc:"failed: rejected by the plugin or out of attempts; an operator decides."`
+	Attempts        int        `json:"attempts" example:"1" doc:"Plugin calls made."`
+	LastError       string     `json:"lastError,omitempty" example:"plugin asked to retry: game backend down"`
+	ResultReference string     `json:"resultReference,omitempty" example:"game-tx-91"`
+	SucceededAt     *time.Time `json:"succeededAt,omitempty"`
+}
+
+// PaymentTimeline is a payment and everything that happened to it.
+type PaymentTimeline struct {
+	Payment
+	Events      []PaymentEvent      `json:"events" doc:"Oldest first, applied or not."`
+	Deliveries  []PaymentDelivery   `json:"deliveries" doc:"Requests naming the reference, oldest first."`
+	Fulfilments []PaymentFulfilment `json:"fulfilments" doc:"fulfil, then reverse."`
+	Truncated   bool                `json:"truncated" doc:"More than 500 events or deliveries: the newest are shown."`
+}
+
+// PaymentPath names a tenant environment.
+type PaymentPath struct {
+	PartnerCode string `path:"partnerCode" maxLength:"64" example:"acme-games"`
+	Env         string `path:"env" example:"staging" doc:"staging or production; any other name is not found."`
+}
+
+// ListPaymentsInput filters list-payments.
+type ListPaymentsInput struct {
+	PaymentPath
+	Status           string    `query:"status" enum:"ABANDONED,CANCELLED,CHARGEBACK,FAILED,NEW,PAY_OFFLINE,PENDING,PENDING_INVESTIGATION,READY,REFUND,SEND_BIRTHDAY,SEND_PHONE,SEND_PIN,SEND_OTP,SEND_VALIDATION_TOKEN,SUCCESSFUL,VALIDATED" doc:"Only payments whose current status is this."`
+	From             time.Time `query:"from" doc:"First heard of (createdAt) at or after (RFC 3339)."`
+	To               time.Time `query:"to" doc:"First heard of (createdAt) before (RFC 3339)."`
+	Reference        string    `query:"reference" maxLength:"200" example:"C-1795274958-P"`
+	PartnerReference string    `query:"partnerReference" maxLength:"200" example:"order-8812"`
+	CustomerID       int64     `query:"customerId" minimum:"0" example:"77" doc:"Only this customer's payments; 0 or absent: all."`
+	OnHold           string    `query:"onHold" enum:"true,false" doc:"true: only held payments; false: only payments not held."`
+	PageParams
+}
+
+// PaymentList is a page of payments, newest first.
+type PaymentList struct {
+	Items      []Payment `json:"items" doc:"Newest first."`
+	NextCursor string    `json:"nextCursor,omitempty" example:"MTI" doc:"Pass as cursor for the next (older) page; absent on the last page."`
+}
+
+// PaymentListOutput is list-payments' answer.
+type PaymentListOutput struct {
+	Link string `header:"Link" doc:"The next page, as <url>; rel=\"next\"; absent on the last page."`
+	Body PaymentList
+}
+
+// GetPaymentInput names one payment.
+type GetPaymentInput struct {
+	PaymentPath
+	Reference string `path:"reference" maxLength:"200" example:"C-1795274958-P"`
+}
+
+// PaymentOutput is get-payment's answer.
+type PaymentOutput struct {
+	Body PaymentTimeline
+}
+
+// ReleaseHoldInput names the held payment and says why it may proceed.
+type ReleaseHoldInput struct {
+	PaymentPath
+	Reference string `path:"reference" maxLength:"200" example:"C-1795274958-P"`
+	Body      struct {
+		Note string `json:"note" minLength:"1" maxLength:"500" example:"Customer paid the promotional price; checked with finance." doc:"Why the payment may proceed; kept in the audit log."`
+	}
+}
+
+// ReleaseHoldOutput is the released payment and what was queued.
+type ReleaseHoldOutput struct {
+	Body struct {
+		Payment
+		FulfilQueued  bool `json:"fulfilQueued" doc:"The payment is SUCCESSFUL: its fulfilment was queued."`
+		ReverseQueued bool `json:"reverseQueued" doc:"The payment was refunded or charged back after its fulfilment started: a reversal was queued."`
+	}
+}
+
+// Register adds the payment operations to api.
+func (h *PaymentHandler) Register(api huma.API) {
+	tags := []string{"Payments"}
+	huma.Register(api, huma.Operation{
+		OperationID: "list-payments", Method: http.MethodGet,
+		Path: "/v1/tenants/{partnerCode}/environments/{env}/payments", Tags: tags,
+		Summary: "List payments",
+		Description: "A tenant environment's payments, newest first, as Pay1st's events left them. " +
+			"Filters combine; from/to bound when partnerhub first heard of the payment (createdAt). " +
+			"Operators and the tenant's own keys.",
+		Security: bearer,
+		Errors:   []int{http.StatusUnauthorized, http.StatusNotFound, http.StatusUnprocessableEntity},
+	}, h.list)
+	huma.Register(api, huma.Operation{
+		OperationID: "get-payment", Method: http.MethodGet,
+		Path: "/v1/tenants/{partnerCode}/environments/{env}/payments/{reference}", Tags: tags,
+		Summary: "Get a payment's timeline",
+		Description: "The payment with its events (applied, stale or flagged), the requests about it " +
+			"(without bodies or signatures) and its fulfilment and reversal with their attempts.",
+		Security: bearer,
+		Errors:   []int{http.StatusUnauthorized, http.StatusNotFound, http.StatusUnprocessableEntity},
+	}, h.get)
+	huma.Register(api, huma.Operation{
+		OperationID: "release-payment-hold", Method: http.MethodPost,
+		Path: "/v1/tenants/{partnerCode}/environments/{env}/payments/{reference}/release-hold", Tags: tags,
+		Summary: "Release a held payment",
+		Description: "Clears the hold of a payment whose amount or currency differed from what partnerhub expected, " +
+			"and queues what its status implies: the fulfilment of a SUCCESSFUL payment, or the reversal of a " +
+			"refunded one whose fulfilment started. Operator keys only; audited with the note.",
+		Security: bearer,
+		Errors: []int{http.StatusUnauthorized, http.StatusForbidden, http.StatusNotFound, http.StatusConflict,
+			http.StatusUnprocessableEntity},
+	}, h.release)
+}
+
+func (h *PaymentHandler) release(ctx context.Context, in *ReleaseHoldInput) (*ReleaseHoldOutput, error) {
+	t, err := operatorTenant(ctx, h.tenants, in.PartnerCode)
+	if err != nil {
+		return nil, problem(ctx, h.logger, err)
+	}
+	env, err := h.tenants.Env(ctx, t.PartnerCode, in.Env)
+	if err != nil {
+		return nil, problem(ctx, h.logger, err)
+	}
+	rel, err := h.payments.ReleaseHold(ctx, env, in.Reference, func(ctx context.Context, tx pgx.Tx, p payment.Payment) error {
+		return h.tenants.AuditTx(ctx, tx, "payment.release_hold", t.ID, "payment:"+strconv.FormatInt(p.ID, 10),
+			map[string]any{"env": in.Env, "reference": p.Reference, "holdReason": p.HoldReason, "status": p.Status, "note": in.Body.Note})
+	})
+	if err != nil {
+		return nil, problem(ctx, h.logger, err)
+	}
+	out := &ReleaseHoldOutput{}
+	out.Body.Payment = paymentOut(rel.Payment)
+	out.Body.FulfilQueued, out.Body.ReverseQueued = rel.Enqueued, rel.ReverseQueued
+	return out, nil
+}
+
+func (h *PaymentHandler) list(ctx context.Context, in *ListPaymentsInput) (*PaymentListOutput, error) {
+	t, err := visibleTenant(ctx, h.tenants, in.PartnerCode)
+	if err != nil {
+		return nil, problem(ctx, h.logger, err)
+	}
+	f := payment.ListFilter{TenantID: t.ID, Env: in.Env, Status: in.Status, From: in.From, To: in.To,
+		Reference: in.Reference, PartnerReference: in.PartnerReference, CustomerID: in.CustomerID,
+		Limit: in.Limit, Cursor: in.Cursor}
+	if in.OnHold != "" {
+		held := in.OnHold == "true"
+		f.OnHold = &held
+	}
+	page, err := h.payments.List(ctx, f)
+	if err != nil {
+		return nil, problem(ctx, h.logger, err)
+	}
+	out := &PaymentListOutput{Body: PaymentList{Items: make([]Payment, 0, len(page.Payments)), NextCursor: page.NextCursor}}
+	for _, p := range page.Payments {
+		out.Body.Items = append(out.Body.Items, paymentOut(p))
+	}
+	q := url.Values{"status": {in.Status}, "reference": {in.Reference}, "partnerReference": {in.PartnerReference},
+		"onHold": {in.OnHold}}
+	if !in.From.IsZero() {
+		q.Set("from", in.From.Format(time.RFC3339Nano))
+	}
+	if !in.To.IsZero() {
+		q.Set("to", in.To.Format(time.RFC3339Nano))
+	}
+	if in.CustomerID != 0 {
+		q.Set("customerId", strconv.FormatInt(in.CustomerID, 10))
+	}
+	out.Link = nextLink("/v1/tenants/"+t.PartnerCode+"/environments/"+url.PathEscape(in.Env)+"/payments", q,
+		tenant.PageLimit(in.Limit), page.NextCursor)
+	return out, nil
+}
+
+func (h *PaymentHandler) get(ctx context.Context, in *GetPaymentInput) (*PaymentOutput, error) {
+	t, err := visibleTenant(ctx, h.tenants, in.PartnerCode)
+	if err != nil {
+		return nil, problem(ctx, h.logger, err)
+	}
+	tl, err := h.payments.Timeline(ctx, t.ID, in.Env, in.Reference)
+	if err != nil {
+		return nil, problem(ctx, h.logger, err)
+	}
+	out := PaymentTimeline{Payment: paymentOut(tl.Payment), Truncated: tl.Truncated,
+		Events:      make([]PaymentEvent, 0, len(tl.Events)),
+		Deliveries:  make([]PaymentDelivery, 0, len(tl.Deliveries)),
+		Fulfilments: make([]PaymentFulfilment, 0, len(tl.Fulfilments))}
+	for _, e := range tl.Events {
+		out.Events = append(out.Events, PaymentEvent{Status: e.Status, UpdatedDate: e.UpdatedDate, Applied: e.Applied,
+			Flagged: e.Flagged, FlagReason: e.FlagReason, DeliveryID: e.DeliveryID, ReceivedAt: e.ReceivedAt})
+	}
+	for _, d := range tl.Deliveries {
+		out.Deliveries = append(out.Deliveries, PaymentDelivery{ID: d.ID, SessionID: d.SessionID, ReceivedAt: d.ReceivedAt,
+			Kind: d.Kind, Verdict: d.Verdict, Reason: d.Reason, StatusCode: d.StatusCode})
+	}
+	for _, f := range tl.Fulfilments {
+		out.Fulfilments = append(out.Fulfilments, PaymentFulfilment{Kind: f.Kind, State: f.State, Attempts: f.Attempts,
+			LastError: f.LastError, ResultReference: f.ResultReference, SucceededAt: f.SucceededAt})
+	}
+	return &PaymentOutput{Body: out}, nil
+}
