@@ -18,30 +18,8 @@ import (
 func (h *WebhookHandler) summary(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	d := h.newDelivery(r, payment.KindSummary)
-	if r.Method != http.MethodPost {
-		w.Header().Set("Allow", http.MethodPost)
-		h.reject(ctx, w, d, http.StatusMethodNotAllowed, pay1st.CodeMalformed, "method "+r.Method+" not allowed; use POST")
-		return
-	}
-	body, complete, err := readBody(w, r, h.maxBody)
-	d.Body = body
-	if err != nil {
-		h.reject(ctx, w, d, http.StatusBadRequest, pay1st.CodeMalformed, "could not read request body")
-		return
-	}
-	if !complete {
-		d.BodyTruncated = true
-		h.reject(ctx, w, d, http.StatusRequestEntityTooLarge, pay1st.CodePayloadTooLarge,
-			"body larger than the limit of "+strconv.FormatInt(h.maxBody, 10)+" bytes")
-		return
-	}
-	env, err := h.tenants.Env(ctx, r.PathValue("partnerCode"), r.PathValue("env"))
-	if errors.Is(err, tenant.ErrNotFound) {
-		h.reject(ctx, w, d, http.StatusNotFound, pay1st.CodeNotFound, "unknown partnerCode or environment")
-		return
-	}
-	if err != nil {
-		h.unavailable(ctx, w, d, fmt.Errorf("resolve tenant: %w", err))
+	body, env, ok := h.receivePOST(w, r, &d, nil)
+	if !ok {
 		return
 	}
 	d.TenantID = env.TenantID

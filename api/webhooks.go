@@ -118,6 +118,45 @@ func (h *WebhookHandler) unavailable(ctx context.Context, w http.ResponseWriter,
 	h.reject(ctx, w, d, http.StatusServiceUnavailable, pay1st.CodeUnavailable, "temporarily unavailable; retry")
 }
 
+// receivePOST reads a POST webhook's body and resolves its tenant
+// environment, answering and recording the refusals every POST endpoint
+// shares: another method 405, an unreadable body 400, too large 413, an
+// unknown tenant or environment 404, partnerhub unavailable 503. early, when
+// set, runs before refusals recorded while the tenant is still unknown.
+func (h *WebhookHandler) receivePOST(w http.ResponseWriter, r *http.Request, d *payment.Delivery, early func()) ([]byte, tenant.Env, bool) {
+	ctx := r.Context()
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		h.reject(ctx, w, *d, http.StatusMethodNotAllowed, pay1st.CodeMalformed, "method "+r.Method+" not allowed; use POST")
+		return nil, tenant.Env{}, false
+	}
+	body, complete, err := readBody(w, r, h.maxBody)
+	d.Body = body
+	if err != nil || !complete {
+		if early != nil {
+			early()
+		}
+		if err != nil {
+			h.reject(ctx, w, *d, http.StatusBadRequest, pay1st.CodeMalformed, "could not read request body")
+			return nil, tenant.Env{}, false
+		}
+		d.BodyTruncated = true
+		h.reject(ctx, w, *d, http.StatusRequestEntityTooLarge, pay1st.CodePayloadTooLarge,
+			"body larger than the limit of "+strconv.FormatInt(h.maxBody, 10)+" bytes")
+		return nil, tenant.Env{}, false
+	}
+	env, err := h.tenants.Env(ctx, r.PathValue("partnerCode"), r.PathValue("env"))
+	if errors.Is(err, tenant.ErrNotFound) {
+		h.reject(ctx, w, *d, http.StatusNotFound, pay1st.CodeNotFound, "unknown partnerCode or environment")
+		return nil, tenant.Env{}, false
+	}
+	if err != nil {
+		h.unavailable(ctx, w, *d, fmt.Errorf("resolve tenant: %w", err))
+		return nil, tenant.Env{}, false
+	}
+	return body, env, true
+}
+
 // readBody reads at most limit bytes; over that it returns what it read and
 // false.
 func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, bool, error) {
@@ -152,32 +191,8 @@ func (h *WebhookHandler) newDelivery(r *http.Request, kind string) payment.Deliv
 func (h *WebhookHandler) paymentEvents(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	d := h.newDelivery(r, payment.KindPaymentEvent)
-	if r.Method != http.MethodPost {
-		w.Header().Set("Allow", http.MethodPost)
-		h.reject(ctx, w, d, http.StatusMethodNotAllowed, pay1st.CodeMalformed, "method "+r.Method+" not allowed; use POST")
-		return
-	}
-	body, complete, err := readBody(w, r, h.maxBody)
-	d.Body = body
-	if err != nil {
-		h.redactEarly(ctx, r, &d)
-		h.reject(ctx, w, d, http.StatusBadRequest, pay1st.CodeMalformed, "could not read request body")
-		return
-	}
-	if !complete {
-		d.BodyTruncated = true
-		h.redactEarly(ctx, r, &d)
-		h.reject(ctx, w, d, http.StatusRequestEntityTooLarge, pay1st.CodePayloadTooLarge,
-			"body larger than the limit of "+strconv.FormatInt(h.maxBody, 10)+" bytes")
-		return
-	}
-	env, err := h.tenants.Env(ctx, r.PathValue("partnerCode"), r.PathValue("env"))
-	if errors.Is(err, tenant.ErrNotFound) {
-		h.reject(ctx, w, d, http.StatusNotFound, pay1st.CodeNotFound, "unknown partnerCode or environment")
-		return
-	}
-	if err != nil {
-		h.unavailable(ctx, w, d, fmt.Errorf("resolve tenant: %w", err))
+	body, env, ok := h.receivePOST(w, r, &d, func() { h.redactEarly(ctx, r, &d) })
+	if !ok {
 		return
 	}
 	d.TenantID = env.TenantID
