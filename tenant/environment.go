@@ -32,7 +32,7 @@ const (
 
 // Env is what the Pay1st-facing endpoints need to know about one tenant
 // environment: identity, status, auth mode, opened secrets and allow-list.
-// It is cached (envCacheTTL) and shared: treat it as read-only.
+// It is cached (envCacheTTL, envCacheWatchedTTL) and shared: treat it as read-only.
 type Env struct {
 	TenantID     int64
 	PartnerCode  string

@@ -139,7 +139,7 @@ func (s *Service) Environment(ctx context.Context, t Tenant, env string) (EnvSet
 }
 
 // inEnvTx runs fn in a transaction and then makes this node forget t's
-// cached environments (other nodes see the change within envCacheTTL).
+// cached environments again (fn's saveEnv notified the other nodes).
 func (s *Service) inEnvTx(ctx context.Context, t Tenant, fn func(tx pgx.Tx) error) error {
 	err := db.InTx(ctx, s.pool, fn)
 	if err == nil {
@@ -156,7 +156,7 @@ func (s *Service) lockEnv(ctx context.Context, tx pgx.Tx, t Tenant, env string) 
 	return s.store.envByTenant(ctx, tx, t.ID, env, true)
 }
 
-// saveEnv writes r, audits the change and forgets the cached environment.
+// saveEnv writes r, audits the change and announces it (changedTx).
 func (s *Service) saveEnv(ctx context.Context, tx pgx.Tx, t Tenant, r envRow, action string, details map[string]any) (EnvSettings, error) {
 	if err := s.store.updateEnv(ctx, tx, r); err != nil {
 		return EnvSettings{}, err
@@ -164,7 +164,9 @@ func (s *Service) saveEnv(ctx context.Context, tx pgx.Tx, t Tenant, r envRow, ac
 	if err := s.AuditTx(ctx, tx, action, t.ID, "environment:"+r.name, details); err != nil {
 		return EnvSettings{}, err
 	}
-	s.forget(t.PartnerCode)
+	if err := s.changedTx(ctx, tx, t.PartnerCode); err != nil {
+		return EnvSettings{}, err
+	}
 	// Read back for updated_at; the row is ours until the transaction ends.
 	saved, err := s.store.envByTenant(ctx, tx, t.ID, r.name, false)
 	if err != nil {

@@ -93,6 +93,9 @@ func (s *Service) PromoteTx(ctx context.Context, tx pgx.Tx, t Tenant, dryRun boo
 	if err := s.applySettings(ctx, tx, t, plan); err != nil {
 		return Promotion{}, err
 	}
+	if err := s.changedTx(ctx, tx, t.PartnerCode); err != nil {
+		return Promotion{}, err
+	}
 	if err := s.AuditTx(ctx, tx, "promotion.apply", t.ID, "environment:production", map[string]any{
 		"changes": len(plan.changes),
 	}); err != nil {

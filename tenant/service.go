@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -17,10 +18,19 @@ import (
 	"github.com/partnerhub/partnerhub/internal/seal"
 )
 
-// envCacheTTL bounds how long a node keeps serving an environment it read:
-// webhooks resolve their tenant on every call, and a change made on another
-// node (key rotation, suspension) is seen within this time.
-const envCacheTTL = 2 * time.Second
+// The environment cache: webhooks resolve their tenant on every call, so each
+// node caches what it read. A change made on another node (key rotation,
+// suspension, settings) reaches it through Postgres NOTIFY (WatchChanges).
+const (
+	// envCacheTTL bounds how long a node serves an environment it read while
+	// it is not listening for changes (no watcher, or its connection is
+	// down), and always for "not found": a change is then seen within it.
+	envCacheTTL = 2 * time.Second
+	// envCacheWatchedTTL is how long an environment read while the watcher
+	// is listening stays cached: changes arrive by notification, so this
+	// only bounds the harm of one that got lost.
+	envCacheWatchedTTL = 5 * time.Minute
+)
 
 // envCacheMax bounds the cache; past it the cache starts over.
 const envCacheMax = 100_000
@@ -38,6 +48,12 @@ type Service struct {
 
 	mu    sync.Mutex
 	cache map[string]cachedEnv
+	// epoch counts forgets and clears (under mu): a read that saw it change
+	// while loading may hold data older than the change, and is cached
+	// with the short TTL only.
+	epoch uint64
+	// watching is set while WatchChanges is listening.
+	watching atomic.Bool
 }
 
 type cachedEnv struct {
@@ -119,6 +135,10 @@ func (s *Service) CreateTx(ctx context.Context, tx pgx.Tx, p CreateParams) (Crea
 		map[string]any{"partnerId": t.PartnerID, "name": t.Name}); err != nil {
 		return Created{}, err
 	}
+	// Other nodes may have cached "not found".
+	if err := s.changedTx(ctx, tx, t.PartnerCode); err != nil {
+		return Created{}, err
+	}
 	return Created{Tenant: t, StagingSigningKey: key}, nil
 }
 
@@ -131,16 +151,19 @@ func (s *Service) Get(ctx context.Context, code string) (Tenant, error) {
 }
 
 // Env resolves a tenant environment for the Pay1st-facing endpoints, from a
-// short-lived cache. Unknown tenants are cached too, so a flood of calls for a
-// missing partnerCode does not reach the database each time.
+// cache kept in step with other nodes' changes by WatchChanges (envCacheTTL
+// without it). Unknown tenants are cached too (briefly), so a flood of calls
+// for a missing partnerCode does not reach the database each time.
 func (s *Service) Env(ctx context.Context, code, env string) (Env, error) {
 	if !ValidPartnerCode(code) || !ValidEnv(env) {
 		return Env{}, ErrNotFound
 	}
 	k := code + "/" + env
 	now := time.Now()
+	watched := s.watching.Load()
 	s.mu.Lock()
 	c, ok := s.cache[k]
+	epoch := s.epoch
 	s.mu.Unlock()
 	if ok && now.Before(c.expires) {
 		return c.env, c.err
@@ -153,23 +176,53 @@ func (s *Service) Env(ctx context.Context, code, env string) (Env, error) {
 	if len(s.cache) >= envCacheMax {
 		clear(s.cache)
 	}
-	s.cache[k] = cachedEnv{env: e, err: err, expires: now.Add(envCacheTTL)}
+	// Long only if the watcher listened throughout the read and nothing was
+	// forgotten meanwhile (the notification may have come before our read's
+	// result was stored). A new tenant must not stay unseen long: "not
+	// found" keeps the short TTL.
+	ttl := envCacheTTL
+	if watched && err == nil && s.epoch == epoch && s.watching.Load() {
+		ttl = envCacheWatchedTTL
+	}
+	s.cache[k] = cachedEnv{env: e, err: err, expires: now.Add(ttl)}
 	s.mu.Unlock()
 	return e, err
 }
 
-// forget drops cached environments of a tenant after a change on this node.
+// forget drops cached environments of a tenant after a change (this
+// node's, or another's announced by notification).
 func (s *Service) forget(code string) {
 	s.mu.Lock()
 	delete(s.cache, code+"/"+Staging)
 	delete(s.cache, code+"/"+Production)
+	s.epoch++
 	s.mu.Unlock()
+}
+
+// forgetAll drops every cached environment.
+func (s *Service) forgetAll() {
+	s.mu.Lock()
+	clear(s.cache)
+	s.epoch++
+	s.mu.Unlock()
+}
+
+// changedTx announces, inside tx, that tenant code changed: other nodes drop
+// their cached environments of it when tx commits (nothing is sent if it
+// rolls back). This node forgets at once; callers forget again after commit,
+// since a read racing the transaction may have cached the old state.
+func (s *Service) changedTx(ctx context.Context, tx pgx.Tx, code string) error {
+	if err := s.store.notifyChanged(ctx, tx, code); err != nil {
+		return err
+	}
+	s.forget(code)
+	return nil
 }
 
 // SetActivePluginTx makes pluginID, one of t's plugins, the active plugin of
 // a tenant environment. This node forgets its cached environment at once;
-// other nodes (and a read racing this transaction) see the change within
-// envCacheTTL.
+// other nodes are notified on commit (changedTx); callers forget again after
+// commit for a read that raced the transaction.
 func (s *Service) SetActivePluginTx(ctx context.Context, tx pgx.Tx, t Tenant, env string, pluginID int64) error {
 	if err := s.store.setActivePlugin(ctx, tx, t.ID, env, pluginID); err != nil {
 		return err
@@ -177,8 +230,7 @@ func (s *Service) SetActivePluginTx(ctx context.Context, tx pgx.Tx, t Tenant, en
 	if err := s.AuditTx(ctx, tx, "environment.activate_plugin", t.ID, "environment:"+env, map[string]any{"pluginId": pluginID}); err != nil {
 		return err
 	}
-	s.forget(t.PartnerCode)
-	return nil
+	return s.changedTx(ctx, tx, t.PartnerCode)
 }
 
 // List returns a page of tenants in id order, of one status or all.
@@ -253,8 +305,9 @@ func (s *Service) UpdateTx(ctx context.Context, tx pgx.Tx, code string, p Update
 }
 
 // Suspend suspends a tenant: its Pay1st endpoints answer 503 and still
-// record what arrives. This node sees it at once; other nodes within
-// envCacheTTL (2 s). Idempotent: suspending a suspended tenant changes and
+// record what arrives. This node sees it at once; other nodes when the
+// notification arrives (WatchChanges), or within envCacheTTL when they do not
+// listen. Idempotent: suspending a suspended tenant changes and
 // audits nothing. Audited (tenant.suspend).
 func (s *Service) Suspend(ctx context.Context, code string) (Tenant, error) {
 	return s.setStatus(ctx, code, StatusSuspended)
@@ -312,6 +365,8 @@ func (s *Service) setStatusTx(ctx context.Context, tx pgx.Tx, code, status strin
 	if err := s.AuditTx(ctx, tx, action, t.ID, "tenant:"+t.PartnerCode, map[string]any{"from": cur.Status, "to": status}); err != nil {
 		return Tenant{}, err
 	}
-	s.forget(code)
+	if err := s.changedTx(ctx, tx, code); err != nil {
+		return Tenant{}, err
+	}
 	return t, nil
 }

@@ -88,6 +88,18 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, ready fu
 	}
 	svc := services{pool: pool, tenants: tenant.NewService(pool, box,
 		tenant.WithSecretGrace(cfg.SigningKeyGrace), tenant.WithLogger(logger.With("component", "tenant"))), plugins: plugins.NewRegistry(pool)}
+	// Other nodes' tenant changes reach this node's environment cache by
+	// Postgres NOTIFY. The watcher has its own connection; it is stopped and
+	// waited for before the pool closes (defers run in reverse).
+	watchCtx, stopWatch := context.WithCancel(ctx)
+	watchDone := make(chan struct{})
+	go func() {
+		defer close(watchDone)
+		if err := svc.tenants.WatchChanges(watchCtx, cfg.DatabaseURL); err != nil {
+			logger.ErrorContext(ctx, "tenant change watcher did not start; other nodes' changes are seen within seconds", "err", err)
+		}
+	}()
+	defer func() { stopWatch(); <-watchDone }()
 	if cfg.OperatorKey != "" {
 		err := svc.tenants.EnsureOperatorKey(ctx, cfg.OperatorKey, "bootstrap")
 		switch {
