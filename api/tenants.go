@@ -133,7 +133,7 @@ func (h *TenantHandler) Register(api huma.API) {
 		OperationID: "suspend-tenant", Method: http.MethodPost, Path: "/v1/tenants/{partnerCode}/suspend", Tags: tags,
 		Summary: "Suspend a tenant",
 		Description: "The tenant's Pay1st endpoints answer 503 (Pay1st retries later) and still record every delivery; " +
-			"the management API keeps working. Takes effect at once on the node that served the call and within 2 s on the others. " +
+			"the management API keeps working. Takes effect on every node at commit (nodes are told through Postgres LISTEN/NOTIFY; one whose listener is down sees it within 2 s). " +
 			"Idempotent: suspending a suspended tenant changes nothing. Operator keys only. Audited.",
 		Security: bearer,
 		Errors:   []int{http.StatusUnauthorized, http.StatusForbidden, http.StatusNotFound},
@@ -141,7 +141,7 @@ func (h *TenantHandler) Register(api huma.API) {
 	huma.Register(api, huma.Operation{
 		OperationID: "resume-tenant", Method: http.MethodPost, Path: "/v1/tenants/{partnerCode}/resume", Tags: tags,
 		Summary:     "Resume a suspended tenant",
-		Description: "Makes the tenant active again; its Pay1st endpoints accept deliveries within 2 s. Idempotent. Operator keys only. Audited.",
+		Description: "Makes the tenant active again; its Pay1st endpoints accept deliveries again on every node at commit (within 2 s on a node whose listener is down). Idempotent. Operator keys only. Audited.",
 		Security:    bearer,
 		Errors:      []int{http.StatusUnauthorized, http.StatusForbidden, http.StatusNotFound},
 	}, h.resume)
