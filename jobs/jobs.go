@@ -120,3 +120,18 @@ func (e *Enqueuer) EnqueueFulfilTx(ctx context.Context, tx pgx.Tx, env tenant.En
 	}
 	return nil
 }
+
+// EnqueueFulfilManyTx queues the fulfilments of many successful payments
+// in one insert (group-committed webhooks); each stays unique per payment.
+func (e *Enqueuer) EnqueueFulfilManyTx(ctx context.Context, tx pgx.Tx, jobs []payment.FulfilJob) error {
+	params := make([]river.InsertManyParams, len(jobs))
+	for i, j := range jobs {
+		params[i] = river.InsertManyParams{Args: FulfilArgs{
+			PaymentID: j.Payment.ID, PartnerCode: j.Env.PartnerCode, Env: j.Env.Name, Reference: j.Payment.Reference,
+		}}
+	}
+	if _, err := e.client.InsertManyTx(ctx, tx, params); err != nil {
+		return fmt.Errorf("jobs: insert fulfils: %w", err)
+	}
+	return nil
+}

@@ -2,10 +2,8 @@ package payment
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -23,6 +21,9 @@ type Enqueuer interface {
 	// EnqueueFulfilTx queues the fulfilment of a SUCCESSFUL payment, once
 	// per payment.
 	EnqueueFulfilTx(ctx context.Context, tx pgx.Tx, env tenant.Env, p Payment) error
+	// EnqueueFulfilManyTx is EnqueueFulfilTx for many payments in one
+	// statement.
+	EnqueueFulfilManyTx(ctx context.Context, tx pgx.Tx, jobs []FulfilJob) error
 	// EnqueueReverseTx queues the reversal of a payment's fulfilment, once
 	// per payment; reason is the status that caused it (REFUND, CHARGEBACK).
 	EnqueueReverseTx(ctx context.Context, tx pgx.Tx, env tenant.Env, p Payment, reason string) error
@@ -30,6 +31,12 @@ type Enqueuer interface {
 	// (waiting, scheduled or retryable), and reports whether one is running
 	// right now: its plugin call may credit, so it must be reversed.
 	CancelFulfilTx(ctx context.Context, tx pgx.Tx, paymentID int64) (running bool, err error)
+}
+
+// FulfilJob is one payment's fulfilment to queue.
+type FulfilJob struct {
+	Env     tenant.Env
+	Payment Payment
 }
 
 // Service is the payment package's entry point.
@@ -82,90 +89,11 @@ func (s *Service) IngestEvent(ctx context.Context, env tenant.Env, d Delivery, e
 
 // IngestEventTx is IngestEvent inside the caller's transaction.
 func (s *Service) IngestEventTx(ctx context.Context, tx pgx.Tx, env tenant.Env, d Delivery, ev pay1st.PaymentEvent) (Ingested, error) {
-	var res Ingested
-	d.TenantID, d.Env, d.Kind = env.TenantID, env.Name, KindPaymentEvent
-	d.Verdict, d.Reference = VerdictAccepted, ev.Reference
-	if d.StatusCode == 0 {
-		// An accepted event (or a duplicate) is acknowledged with 200 once
-		// this transaction commits; if it does not, nothing is recorded.
-		d.StatusCode = http.StatusOK
+	in := []*Ingest{{Env: env, Delivery: d, Event: ev}}
+	if err := s.IngestEventsTx(ctx, tx, in); err != nil {
+		return Ingested{}, err
 	}
-	// Compare and store at the database's precision (see Precision).
-	ev.UpdatedDate = ev.UpdatedDate.Truncate(Precision)
-	var err error
-	if res.DeliveryID, err = s.store.insertDelivery(ctx, tx, d); err != nil {
-		return res, err
-	}
-	locked, err := s.store.upsertPayment(ctx, tx, env.TenantID, env.Name, ev)
-	if err != nil {
-		return res, err
-	}
-	res.PaymentID, res.Status = locked.id, locked.status
-	// At-least-once and unordered: an event that does not supersede the
-	// current status is kept in the history but changes nothing; a newer one
-	// the transition table forbids is kept and flagged.
-	decision := Apply
-	if !locked.inserted {
-		decision = Decide(ev.Status, ev.UpdatedDate, pay1st.Status(locked.status), locked.statusUpdatedAt)
-	}
-	var flagReason string
-	if decision == Flag {
-		flagReason = fmt.Sprintf("transition %s -> %s is not allowed", locked.status, ev.Status)
-	}
-	// The history keeps the parsed event: the raw bytes stay in the delivery,
-	// and jsonb refuses some valid JSON (\u0000) that unknown fields may carry.
-	payload, err := json.Marshal(ev)
-	if err != nil {
-		return res, fmt.Errorf("encode event: %w", err)
-	}
-	fresh, err := s.store.insertEvent(ctx, tx, locked.id, env.TenantID, env.Name, res.DeliveryID, ev, decision == Apply, flagReason, payload)
-	if err != nil {
-		return res, err
-	}
-	if !fresh {
-		res.Duplicate = true
-		return res, s.store.markDuplicate(ctx, tx, res.DeliveryID)
-	}
-	// Any new event, applied or not, may reveal a mismatch worth a hold.
-	if !locked.onHold {
-		if reason := s.holdReason(ctx, tx, env, locked, ev); reason != "" {
-			if err := s.store.hold(ctx, tx, locked.id, reason); err != nil {
-				return res, err
-			}
-			locked.onHold, res.Held = true, true
-		}
-	}
-	if decision != Apply {
-		res.Flagged = decision == Flag
-		return res, nil
-	}
-	if !locked.inserted {
-		if err := s.store.applyStatus(ctx, tx, locked.id, ev); err != nil {
-			return res, err
-		}
-	}
-	res.Applied, res.Status = true, string(ev.Status)
-	switch TriggerOf(pay1st.Status(locked.status), ev.Status, locked.inserted) {
-	case TriggerFulfil:
-		// Only the event that makes the payment SUCCESSFUL queues its
-		// fulfilment: a later, unrelated event must not revive a fulfilment
-		// that was rejected or ran out of attempts (an operator's call), and
-		// a held payment queues nothing until it is released.
-		if locked.onHold {
-			return res, nil
-		}
-		p, err := s.store.payment(ctx, tx, locked.id)
-		if err != nil {
-			return res, err
-		}
-		if err := s.enq.EnqueueFulfilTx(ctx, tx, env, p); err != nil {
-			return res, fmt.Errorf("enqueue fulfilment: %w", err)
-		}
-		res.Enqueued = true
-	case TriggerReverse:
-		return res, s.reverseTx(ctx, tx, env, locked, ev.Status, &res)
-	}
-	return res, nil
+	return in[0].Result, nil
 }
 
 // reverseTx handles a payment that just became REFUND or CHARGEBACK: a

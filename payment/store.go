@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/shopspring/decimal"
 
 	"github.com/partnerhub/partnerhub/internal/db"
@@ -24,10 +25,15 @@ func text(s string) string {
 	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
 }
 
-func (store) insertDelivery(ctx context.Context, q db.Querier, d Delivery) (int64, error) {
+// sqlInsertDelivery records one request to a tenant endpoint.
+const sqlInsertDelivery = `INSERT INTO deliveries
+	(session_id, tenant_id, partner_code, environment, kind, remote_addr, headers, body, body_truncated, verdict, reason, status_code, reference)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id`
+
+func deliveryArgs(d Delivery) ([]any, error) {
 	headers, err := json.Marshal(d.Headers)
 	if err != nil {
-		return 0, fmt.Errorf("encode headers: %w", err)
+		return nil, fmt.Errorf("encode headers: %w", err)
 	}
 	var tenantID, reference any
 	if d.TenantID != 0 {
@@ -40,24 +46,44 @@ func (store) insertDelivery(ctx context.Context, q db.Querier, d Delivery) (int6
 	if body == nil {
 		body = []byte{}
 	}
-	var id int64
-	err = q.QueryRow(ctx, `INSERT INTO deliveries
-		(session_id, tenant_id, partner_code, environment, kind, remote_addr, headers, body, body_truncated, verdict, reason, status_code, reference)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id`,
-		d.SessionID, tenantID, text(d.PartnerCode), text(d.Env), d.Kind, text(d.RemoteAddr), headers, body, d.BodyTruncated,
-		d.Verdict, text(d.Reason), d.StatusCode, reference).Scan(&id)
+	return []any{d.SessionID, tenantID, text(d.PartnerCode), text(d.Env), d.Kind, text(d.RemoteAddr), headers, body, d.BodyTruncated,
+		d.Verdict, text(d.Reason), d.StatusCode, reference}, nil
+}
+
+func (store) insertDelivery(ctx context.Context, q db.Querier, d Delivery) (int64, error) {
+	args, err := deliveryArgs(d)
 	if err != nil {
+		return 0, err
+	}
+	var id int64
+	if err := q.QueryRow(ctx, sqlInsertDelivery, args...).Scan(&id); err != nil {
 		return 0, fmt.Errorf("insert delivery: %w", err)
 	}
 	return id, nil
 }
 
-func (store) markDuplicate(ctx context.Context, q db.Querier, deliveryID int64) error {
-	_, err := q.Exec(ctx, `UPDATE deliveries SET verdict = 'duplicate', reason = 'event already recorded' WHERE id = $1`, deliveryID)
+// The statements below are queued on a pgx.Batch (see ingest.go): a stage
+// of many events then costs one round trip. Each callback stores its
+// result when the batch is read, in queue order.
+
+// queueInsertDelivery is insertDelivery, storing the new id in *id.
+func (store) queueInsertDelivery(b *pgx.Batch, d Delivery, id *int64) error {
+	args, err := deliveryArgs(d)
 	if err != nil {
-		return fmt.Errorf("mark delivery duplicate: %w", err)
+		return err
 	}
+	b.Queue(sqlInsertDelivery, args...).QueryRow(func(row pgx.Row) error {
+		if err := row.Scan(id); err != nil {
+			return fmt.Errorf("insert delivery: %w", err)
+		}
+		return nil
+	})
 	return nil
+}
+
+func (store) queueMarkDuplicate(b *pgx.Batch, deliveryID int64) {
+	b.Queue(`UPDATE deliveries SET verdict = 'duplicate', reason = 'event already recorded' WHERE id = $1`, deliveryID).
+		Exec(func(pgconn.CommandTag) error { return nil })
 }
 
 // lockedPayment is the state an ingest decides from, read under a row lock.
@@ -71,12 +97,11 @@ type lockedPayment struct {
 	onHold          bool
 }
 
-// upsertPayment inserts the payment on its first event, or locks the
-// existing row so concurrent events of one payment apply one at a time.
-func (store) upsertPayment(ctx context.Context, q db.Querier, tenantID int64, env string, ev pay1st.PaymentEvent) (lockedPayment, error) {
-	var p lockedPayment
-	var amount string
-	err := q.QueryRow(ctx, `INSERT INTO payments
+// queueUpsertPayment inserts the payment on its first event, or locks the
+// existing row so concurrent events of one payment apply one at a time,
+// storing what the ingest decides from in *p.
+func (store) queueUpsertPayment(b *pgx.Batch, tenantID int64, env string, ev pay1st.PaymentEvent, p *lockedPayment) {
+	b.Queue(`INSERT INTO payments
 		(tenant_id, environment, reference, partner_reference, status, amount, currency_code, country_code,
 		 customer_id, payment_method, status_updated_at, created_date)
 		VALUES ($1, $2, $3, $4, $5, $6::numeric, $7, $8, $9, $10, $11, $12)
@@ -84,47 +109,53 @@ func (store) upsertPayment(ctx context.Context, q db.Querier, tenantID int64, en
 		RETURNING id, xmax = 0, status, status_updated_at, amount::text, currency_code, on_hold`,
 		tenantID, env, ev.Reference, ev.PartnerReference, string(ev.Status), ev.OrderAmount.String(), ev.CurrencyCode,
 		ev.CountryCode, ev.CustomerID, ev.PaymentMethod, ev.UpdatedDate, ev.CreatedDate).
-		Scan(&p.id, &p.inserted, &p.status, &p.statusUpdatedAt, &amount, &p.currency, &p.onHold)
-	if err != nil {
-		return p, fmt.Errorf("upsert payment: %w", err)
-	}
-	if p.amount, err = decimal.NewFromString(amount); err != nil {
-		return p, fmt.Errorf("payment %d amount %q: %w", p.id, amount, err)
-	}
-	return p, nil
+		QueryRow(func(row pgx.Row) error {
+			var amount string
+			if err := row.Scan(&p.id, &p.inserted, &p.status, &p.statusUpdatedAt, &amount, &p.currency, &p.onHold); err != nil {
+				return fmt.Errorf("upsert payment: %w", err)
+			}
+			var err error
+			if p.amount, err = decimal.NewFromString(amount); err != nil {
+				return fmt.Errorf("payment %d amount %q: %w", p.id, amount, err)
+			}
+			return nil
+		})
 }
 
-// insertEvent records an event, flagged when flagReason is set; false when
-// the same event was recorded before.
-func (store) insertEvent(ctx context.Context, q db.Querier, paymentID, tenantID int64, env string, deliveryID int64, ev pay1st.PaymentEvent, applied bool, flagReason string, payload []byte) (bool, error) {
-	tag, err := q.Exec(ctx, `INSERT INTO payment_events
+// queueInsertEvent records an event, flagged when flagReason is set;
+// *fresh is false when the same event was recorded before.
+func (store) queueInsertEvent(b *pgx.Batch, paymentID, tenantID int64, env string, deliveryID int64, ev pay1st.PaymentEvent, applied bool, flagReason string, payload []byte, fresh *bool) {
+	b.Queue(`INSERT INTO payment_events
 		(payment_id, tenant_id, environment, delivery_id, status, updated_date, applied, flagged, flag_reason, payload)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $9 <> '', $9, $8)
 		ON CONFLICT (payment_id, status, updated_date) DO NOTHING`,
-		paymentID, tenantID, env, deliveryID, string(ev.Status), ev.UpdatedDate, applied, payload, flagReason)
-	if err != nil {
-		return false, fmt.Errorf("insert payment event: %w", err)
-	}
-	return tag.RowsAffected() == 1, nil
+		paymentID, tenantID, env, deliveryID, string(ev.Status), ev.UpdatedDate, applied, payload, flagReason).
+		Exec(func(tag pgconn.CommandTag) error {
+			*fresh = tag.RowsAffected() == 1
+			return nil
+		})
 }
 
-func (store) applyStatus(ctx context.Context, q db.Querier, paymentID int64, ev pay1st.PaymentEvent) error {
-	_, err := q.Exec(ctx, `UPDATE payments SET status = $2, status_updated_at = $3, payment_method = $4, updated_at = now()
-		WHERE id = $1`, paymentID, string(ev.Status), ev.UpdatedDate, ev.PaymentMethod)
-	if err != nil {
-		return fmt.Errorf("apply payment status: %w", err)
-	}
-	return nil
+func (store) queueApplyStatus(b *pgx.Batch, paymentID int64, ev pay1st.PaymentEvent) {
+	b.Queue(`UPDATE payments SET status = $2, status_updated_at = $3, payment_method = $4, updated_at = now()
+		WHERE id = $1`, paymentID, string(ev.Status), ev.UpdatedDate, ev.PaymentMethod).
+		Exec(func(pgconn.CommandTag) error { return nil })
 }
 
-// hold puts a payment on hold for review; the first reason stands.
-func (store) hold(ctx context.Context, q db.Querier, paymentID int64, reason string) error {
-	_, err := q.Exec(ctx, `UPDATE payments SET on_hold = true, hold_reason = $2, held_at = now(), updated_at = now()
-		WHERE id = $1 AND NOT on_hold`, paymentID, text(reason))
-	if err != nil {
-		return fmt.Errorf("hold payment: %w", err)
-	}
-	return nil
+// queueHold puts a payment on hold for review; the first reason stands.
+func (store) queueHold(b *pgx.Batch, paymentID int64, reason string) {
+	b.Queue(`UPDATE payments SET on_hold = true, hold_reason = $2, held_at = now(), updated_at = now()
+		WHERE id = $1 AND NOT on_hold`, paymentID, text(reason)).
+		Exec(func(pgconn.CommandTag) error { return nil })
+}
+
+// queuePayment reads a payment into *p.
+func (store) queuePayment(b *pgx.Batch, id int64, p *Payment) {
+	b.Queue(`SELECT `+paymentColumns+` FROM payments WHERE id = $1`, id).QueryRow(func(row pgx.Row) error {
+		var err error
+		*p, err = scanPayment(row)
+		return err
+	})
 }
 
 // release clears a payment's hold.
