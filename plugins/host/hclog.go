@@ -6,9 +6,11 @@ import (
 	"io"
 	"log"
 	"log/slog"
+	"os/exec"
 	"strings"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/go-plugin/runner"
 )
 
 // levelTrace is slog's stand-in for hclog's trace level.
@@ -28,6 +30,12 @@ var _ hclog.Logger = (*hclogAdapter)(nil)
 
 func newHCLogger(log *slog.Logger) hclog.Logger {
 	return &hclogAdapter{log: log}
+}
+
+// runnerFunc adapts f to go-plugin's ClientConfig.RunnerFunc, whose hclog
+// logger procRunner does not need.
+func runnerFunc(f func(cmd *exec.Cmd, socketDir string) (runner.Runner, error)) func(hclog.Logger, *exec.Cmd, string) (runner.Runner, error) {
+	return func(_ hclog.Logger, cmd *exec.Cmd, socketDir string) (runner.Runner, error) { return f(cmd, socketDir) }
 }
 
 func slogLevel(l hclog.Level) slog.Level {

@@ -2,11 +2,22 @@
 //
 // A plugin is an executable identified by the sha256 of its bytes. The host
 // fetches it from a [BlobSource] on first use, caches it on disk by that hash,
-// starts it with hashicorp/go-plugin (checksum verified before exec, AutoMTLS,
-// gRPC only), and keeps one process per tenant (partnerCode) and environment.
-// Processes are sandboxed: an empty environment, a private working
-// directory, a parent-death signal and, when the host runs as root, an
-// unprivileged user.
+// verifies it again before every exec, and starts it with hashicorp/go-plugin
+// (AutoMTLS, gRPC only).
+//
+// The host is a pool: a process starts on first use and serves one version
+// (sha256 and settings) of one tenant environment. At most one process runs
+// per tenant environment, because every version shares the environment's
+// working directory (the wallet example keeps its data there): a new version
+// replaces the old one once the old one's calls have finished. The pool caps
+// live processes (evicting the least recently used idle one), stops idle
+// ones, restarts crashed ones with exponential backoff, bounds concurrent
+// calls per process and puts a deadline on every call.
+//
+// Processes are sandboxed (see docs/plugins.md, "Sandbox"): an empty
+// environment, a private working directory, their own process group, a
+// parent-death signal, an unprivileged user when the host runs as root, and
+// resource limits (address space, CPU time, processes, open files).
 package host
 
 import (
@@ -14,49 +25,68 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"maps"
 	"path/filepath"
 	"regexp"
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/hashicorp/go-plugin"
-
-	"github.com/partnerhub/partnerhub/plugins/sdk"
 )
 
 // Defaults for Config's zero values.
 const (
-	DefaultStartTimeout = 10 * time.Second
-	DefaultCallTimeout  = 30 * time.Second
-	DefaultRunAsUser    = "nobody"
+	DefaultStartTimeout      = 10 * time.Second
+	DefaultCallTimeout       = 30 * time.Second
+	DefaultRunAsUser         = "nobody"
+	DefaultMaxProcesses      = 64
+	DefaultIdleTimeout       = 10 * time.Minute
+	DefaultMaxCalls          = 16
+	DefaultRestartBackoff    = time.Second
+	DefaultRestartBackoffMax = time.Minute
 )
 
-// Errors returned by Host.
-var (
-	// ErrChecksum means a binary's bytes do not hash to the key's SHA256,
-	// whether fetched from the BlobSource or found in the disk cache.
-	// Nothing was started.
-	ErrChecksum = errors.New("host: plugin checksum mismatch")
-	// ErrStart means the plugin could not be fetched, started, described or
-	// configured. It wraps the cause (sdk.ErrInvalidSettings for settings the
-	// plugin refused).
-	ErrStart = errors.New("host: plugin failed to start")
-	// ErrClosed is returned by everything once Close was called.
-	ErrClosed = errors.New("host: closed")
-	// ErrInvalidKey means a Key is malformed; nothing was attempted.
-	ErrInvalidKey = errors.New("host: invalid key")
-)
-
-// Config configures a Host. Zero durations and RunAsUser take the defaults.
+// Config configures a Host. Zero values take the defaults; a zero Limits
+// field means no limit.
 type Config struct {
 	CacheDir     string        // binaries cached here by sha256 (content-addressed), files 0555
 	WorkDir      string        // root of per-plugin working directories: WorkDir/<partnerCode>/<env>
-	StartTimeout time.Duration // default 10s
-	CallTimeout  time.Duration // default 30s, applied to each call unless ctx has an earlier deadline
-	RunAsUser    string        // when the host runs as root (euid 0), plugins run as this user; default "nobody"
-	Logger       *slog.Logger  // nil discards
+	StartTimeout time.Duration // default 10s; also bounds Get's wait for room in a full pool
+	CallTimeout  time.Duration // default 30s: a call (waiting for a call slot included) never takes longer, unless ctx's deadline is earlier
+	// RunAsUser is the user plugins run as when the host runs as root (euid
+	// 0): a user name or a numeric "uid:gid" (needs no passwd entry).
+	// Default "nobody".
+	RunAsUser string
+
+	MaxProcesses int           // live plugin processes across all tenants; default 64
+	IdleTimeout  time.Duration // a process without calls for this long is stopped; default 10m
+	MaxCalls     int           // concurrent calls per process; more wait for a slot; default 16
+	// RestartBackoff is the wait before the second consecutive restart of a
+	// version that crashed or failed to start (the first is immediate); it
+	// doubles per failure up to RestartBackoffMax. Defaults 1s and 1m.
+	RestartBackoff    time.Duration
+	RestartBackoffMax time.Duration
+
+	Limits Limits       // resource limits of each plugin process
+	Logger *slog.Logger // nil discards
+}
+
+// Limits are the resource limits (setrlimit) of each plugin process, applied
+// by the host right after the process starts. Zero means no limit.
+type Limits struct {
+	// MemoryBytes limits the address space (RLIMIT_AS), not resident memory:
+	// the Go runtime reserves about 750 MiB of address space before main
+	// runs, so a Go plugin needs 1 GiB or more.
+	MemoryBytes uint64
+	// CPUTime limits the CPU time of the process over its whole life
+	// (RLIMIT_CPU, whole seconds, rounded up); at the limit the kernel
+	// kills it and the next use starts a fresh one.
+	CPUTime time.Duration
+	// Processes limits the processes and threads of the plugin's user
+	// (RLIMIT_NPROC): the kernel counts every process of that user, so
+	// plugins sharing one user share this budget. Applied only when the
+	// host runs as root, so that plugins have a user of their own.
+	Processes uint64
+	// OpenFiles limits open file descriptors per process (RLIMIT_NOFILE).
+	OpenFiles uint64
 }
 
 // BlobSource fetches a plugin executable by its hex sha256 (from Postgres,
@@ -65,8 +95,9 @@ type BlobSource interface {
 	Blob(ctx context.Context, sha256 string) ([]byte, error)
 }
 
-// Key names the plugin to run. One process runs per (PartnerCode, Env);
-// asking for another SHA256 or other Settings replaces it.
+// Key names the plugin to run: a version (SHA256 and Settings) of the
+// plugin of one tenant environment. One process runs per (PartnerCode,
+// Env); asking for another SHA256 or other Settings replaces it.
 type Key struct {
 	PartnerCode, Env, SHA256 string
 	Settings                 map[string]string
@@ -97,31 +128,15 @@ type Host struct {
 	log     *slog.Logger
 	sandbox sandbox
 
-	closed   atomic.Bool // set under mu; read without it on the call path
-	mu       sync.Mutex
-	slots    map[slotKey]*slot
-	starting sync.WaitGroup // starts in flight, so Close can wait for them
-}
+	closed atomic.Bool // set under mu; read without it on the call path
+	mu     sync.Mutex
+	slots  map[slotKey]*slot
+	live   int           // processes starting, running or being stopped; at most cfg.MaxProcesses
+	change chan struct{} // closed (and replaced) whenever live or a call count drops: see broadcastLocked
 
-type slotKey struct{ partner, env string }
-
-// slot holds the process of one tenant environment.
-type slot struct {
-	sem  chan struct{} // capacity 1: one start at a time, cancellable
-	inst *instance     // guarded by Host.mu
-}
-
-// instance is one running plugin process.
-type instance struct {
-	key    Key // settings cloned
-	client *plugin.Client
-	plugin sdk.Plugin // the raw gRPC adapter, without call timeouts
-	pid    int
-	desc   sdk.Description
-}
-
-func (i *instance) serves(k Key) bool {
-	return i.key.SHA256 == k.SHA256 && maps.Equal(i.key.Settings, k.Settings)
+	bg            sync.WaitGroup  // starts, stops, exit watchers and the idle reaper, so Close can wait for them
+	closing       context.Context // cancelled by Close: ends every wait in Get and the idle reaper
+	cancelClosing context.CancelFunc
 }
 
 // New returns a Host that caches binaries in cfg.CacheDir and runs plugins
@@ -133,15 +148,15 @@ func New(cfg Config, src BlobSource) (*Host, error) {
 	if cfg.CacheDir == "" || cfg.WorkDir == "" {
 		return nil, errors.New("host: CacheDir and WorkDir are required")
 	}
-	if cfg.StartTimeout <= 0 {
-		cfg.StartTimeout = DefaultStartTimeout
-	}
-	if cfg.CallTimeout <= 0 {
-		cfg.CallTimeout = DefaultCallTimeout
-	}
-	if cfg.RunAsUser == "" {
-		cfg.RunAsUser = DefaultRunAsUser
-	}
+	setDefault(&cfg.StartTimeout, DefaultStartTimeout)
+	setDefault(&cfg.CallTimeout, DefaultCallTimeout)
+	setDefault(&cfg.RunAsUser, DefaultRunAsUser)
+	setDefault(&cfg.MaxProcesses, DefaultMaxProcesses)
+	setDefault(&cfg.IdleTimeout, DefaultIdleTimeout)
+	setDefault(&cfg.MaxCalls, DefaultMaxCalls)
+	setDefault(&cfg.RestartBackoff, DefaultRestartBackoff)
+	setDefault(&cfg.RestartBackoffMax, DefaultRestartBackoffMax)
+	cfg.RestartBackoffMax = max(cfg.RestartBackoffMax, cfg.RestartBackoff)
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -158,7 +173,7 @@ func New(cfg Config, src BlobSource) (*Host, error) {
 			return nil, fmt.Errorf("host: %w", err)
 		}
 	}
-	sb, err := newSandbox(cfg.RunAsUser)
+	sb, err := newSandbox(cfg.RunAsUser, cfg.Limits)
 	if err != nil {
 		return nil, fmt.Errorf("host: %w", err)
 	}
@@ -167,125 +182,29 @@ func New(cfg Config, src BlobSource) (*Host, error) {
 			return nil, fmt.Errorf("host: %w", err)
 		}
 	}
-	return &Host{
+	h := &Host{
 		cfg:     cfg,
 		src:     src,
 		log:     cfg.Logger,
 		sandbox: sb,
 		slots:   map[slotKey]*slot{},
-	}, nil
+		change:  make(chan struct{}),
+	}
+	h.closing, h.cancelClosing = context.WithCancel(context.Background())
+	h.bg.Go(h.reapIdle)
+	return h, nil
 }
 
-// Get returns the plugin for key, starting it if it is not running (or its
-// process has exited, or key's SHA256 or Settings differ from the running
-// one's, which is then stopped). Each call on the returned Plugin is bounded
-// by CallTimeout. Get is cheap once the plugin runs: call it per use rather
-// than keeping the Plugin, so a crashed or replaced process is noticed.
-func (h *Host) Get(ctx context.Context, key Key) (sdk.Plugin, error) {
-	if err := key.validate(); err != nil {
-		return nil, err
-	}
-	s, err := h.slot(key)
-	if err != nil {
-		return nil, err
-	}
-	if inst := h.current(s); inst != nil && inst.serves(key) && !inst.client.Exited() {
-		return &client{h: h, inst: inst}, nil
-	}
-
-	select {
-	case s.sem <- struct{}{}:
-	case <-ctx.Done():
-		return nil, fmt.Errorf("host: waiting for plugin start: %w", ctx.Err())
-	}
-	defer func() { <-s.sem }()
-
-	// Someone else may have started it while we waited.
-	if inst := h.current(s); inst != nil {
-		if inst.serves(key) && !inst.client.Exited() {
-			return &client{h: h, inst: inst}, nil
-		}
-		h.retire(s, inst)
-	}
-
-	h.mu.Lock()
-	if h.closed.Load() {
-		h.mu.Unlock()
-		return nil, ErrClosed
-	}
-	h.starting.Add(1)
-	h.mu.Unlock()
-	defer h.starting.Done()
-
-	inst, err := h.start(ctx, key)
-	if err != nil {
-		return nil, err
-	}
-	h.mu.Lock()
-	if h.closed.Load() {
-		h.mu.Unlock()
-		h.kill(inst)
-		return nil, ErrClosed
-	}
-	s.inst = inst
-	h.mu.Unlock()
-	return &client{h: h, inst: inst}, nil
-}
-
-func (h *Host) slot(key Key) (*slot, error) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.closed.Load() {
-		return nil, ErrClosed
-	}
-	k := slotKey{key.PartnerCode, key.Env}
-	s, ok := h.slots[k]
-	if !ok {
-		s = &slot{sem: make(chan struct{}, 1)}
-		h.slots[k] = s
-	}
-	return s, nil
-}
-
-func (h *Host) current(s *slot) *instance {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return s.inst
-}
-
-// retire stops inst, which has exited or is being replaced. Calls still in
-// flight on it fail; their jobs retry with the same idempotency key.
-func (h *Host) retire(s *slot, inst *instance) {
-	h.mu.Lock()
-	if s.inst == inst {
-		s.inst = nil
-	}
-	h.mu.Unlock()
-	if inst.client.Exited() {
-		h.log.Warn("plugin process exited; restarting", "partner_code", inst.key.PartnerCode,
-			"env", inst.key.Env, "sha256", inst.key.SHA256, "pid", inst.pid)
-	} else {
-		h.log.Info("replacing plugin process", "partner_code", inst.key.PartnerCode,
-			"env", inst.key.Env, "sha256", inst.key.SHA256, "pid", inst.pid)
-	}
-	h.kill(inst)
-}
-
-// kill stops the process (gracefully if it answers, else SIGKILL) and waits
-// for it, then removes a socket a crashed plugin left behind.
-func (h *Host) kill(inst *instance) {
-	var addr string
-	if rc := inst.client.ReattachConfig(); rc != nil && rc.Addr != nil && rc.Addr.Network() == "unix" {
-		addr = rc.Addr.String()
-	}
-	inst.client.Kill()
-	if addr != "" {
-		removeStaleSocket(addr)
+func setDefault[T comparable](v *T, def T) {
+	var zero T
+	if *v == zero {
+		*v = def
 	}
 }
 
-// Close kills every plugin process and waits for them to exit. Get and calls
-// on plugins returned earlier fail with ErrClosed afterwards.
+// Close kills every plugin process (and what is left in their process
+// groups) and waits for them to exit. Get and calls on plugins returned
+// earlier fail with ErrClosed afterwards; calls in flight fail.
 func (h *Host) Close() error {
 	h.mu.Lock()
 	if h.closed.Load() {
@@ -293,78 +212,19 @@ func (h *Host) Close() error {
 		return nil
 	}
 	h.closed.Store(true)
-	h.mu.Unlock()
-
-	// A start in flight sees closed when it finishes and kills its process.
-	h.starting.Wait()
-
-	h.mu.Lock()
+	h.cancelClosing()
 	var insts []*instance
 	for _, s := range h.slots {
 		if s.inst != nil {
 			insts = append(insts, s.inst)
-			s.inst = nil
+			h.stopLocked(s.inst, "host closing")
 		}
 	}
+	h.broadcastLocked() // wakes drains, which kill at once once closed
 	h.mu.Unlock()
 
-	var wg sync.WaitGroup
-	for _, inst := range insts {
-		wg.Go(func() { h.kill(inst) })
-	}
-	wg.Wait()
+	// Starts in flight see closed when they finish and kill their process.
+	h.bg.Wait()
 	h.log.Info("plugin host closed", "stopped", len(insts))
 	return nil
-}
-
-// client is the sdk.Plugin handed out by Get: the running instance with a
-// deadline on every call.
-type client struct {
-	h    *Host
-	inst *instance
-}
-
-var _ sdk.Plugin = (*client)(nil)
-
-func call[T any](ctx context.Context, c *client, op string, fn func(context.Context) (T, error)) (T, error) {
-	var zero T
-	if c.h.closed.Load() {
-		return zero, ErrClosed
-	}
-	ctx, cancel := context.WithTimeout(ctx, c.h.cfg.CallTimeout)
-	defer cancel()
-	out, err := fn(ctx)
-	if err != nil {
-		return zero, fmt.Errorf("host: %s/%s %s: %w", c.inst.key.PartnerCode, c.inst.key.Env, op, err)
-	}
-	return out, nil
-}
-
-func (c *client) Describe(ctx context.Context) (sdk.Description, error) {
-	return call(ctx, c, "describe", c.inst.plugin.Describe)
-}
-
-func (c *client) Configure(ctx context.Context, req sdk.ConfigureRequest) error {
-	_, err := call(ctx, c, "configure", func(ctx context.Context) (struct{}, error) {
-		return struct{}{}, c.inst.plugin.Configure(ctx, req)
-	})
-	return err
-}
-
-func (c *client) LookupUser(ctx context.Context, req sdk.LookupUserRequest) (sdk.LookupUserResponse, error) {
-	return call(ctx, c, "lookup user", func(ctx context.Context) (sdk.LookupUserResponse, error) {
-		return c.inst.plugin.LookupUser(ctx, req)
-	})
-}
-
-func (c *client) Fulfil(ctx context.Context, req sdk.FulfilRequest) (sdk.Result, error) {
-	return call(ctx, c, "fulfil", func(ctx context.Context) (sdk.Result, error) {
-		return c.inst.plugin.Fulfil(ctx, req)
-	})
-}
-
-func (c *client) Reverse(ctx context.Context, req sdk.ReverseRequest) (sdk.Result, error) {
-	return call(ctx, c, "reverse", func(ctx context.Context) (sdk.Result, error) {
-		return c.inst.plugin.Reverse(ctx, req)
-	})
 }

@@ -53,3 +53,47 @@ func ownerOf(t *testing.T, path string) (uid, gid int, perm os.FileMode) {
 	require.True(t, ok)
 	return int(st.Uid), int(st.Gid), fi.Mode().Perm()
 }
+
+// processesOf lists live processes whose real uid is uid.
+func processesOf(uid int) []int {
+	entries, _ := os.ReadDir("/proc")
+	var pids []int
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		status, err := os.ReadFile(filepath.Join("/proc", e.Name(), "status"))
+		if err != nil {
+			continue
+		}
+		for line := range strings.Lines(string(status)) {
+			if f := strings.Fields(line); len(f) > 1 && f[0] == "Uid:" && f[1] == strconv.Itoa(uid) && pidAlive(pid) {
+				pids = append(pids, pid)
+			}
+		}
+	}
+	return pids
+}
+
+// groupMembers lists live processes in process group pgid.
+func groupMembers(pgid int) []int {
+	entries, _ := os.ReadDir("/proc")
+	var pids []int
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		stat, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if err != nil {
+			continue
+		}
+		// Fields after "comm)": state ppid pgrp ...
+		_, rest, _ := strings.Cut(string(stat), ") ")
+		if f := strings.Fields(rest); len(f) > 2 && f[2] == strconv.Itoa(pgid) && pidAlive(pid) {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}

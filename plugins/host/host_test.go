@@ -24,6 +24,7 @@ import (
 const envPluginPackage = "github.com/partnerhub/partnerhub/plugins/host/testdata/envplugin"
 
 func TestMain(m *testing.M) {
+	SandboxMain() // tests with resource limits re-execute this binary as the shim
 	code := m.Run()
 	// Every test closes its host; a child still alive here is a leak.
 	if left := leftoverChildren(); code == 0 && len(left) > 0 {
@@ -253,7 +254,7 @@ func TestPluginEnvironmentIsEmpty(t *testing.T) {
 	// Only go-plugin's own handshake variables may be there.
 	allowed := map[string]bool{
 		sdk.Handshake.MagicCookieKey: true, "PLUGIN_MIN_PORT": true, "PLUGIN_MAX_PORT": true,
-		"PLUGIN_PROTOCOL_VERSIONS": true, "PLUGIN_CLIENT_CERT": true,
+		"PLUGIN_PROTOCOL_VERSIONS": true, "PLUGIN_CLIENT_CERT": true, "PLUGIN_UNIX_SOCKET_DIR": true,
 	}
 	vars := strings.Split(seen.ErrorMessage, "\x00")
 	require.NotEmpty(t, vars)

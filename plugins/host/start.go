@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
 	"maps"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-plugin"
+	"github.com/hashicorp/go-plugin/runner"
 
 	"github.com/partnerhub/partnerhub/plugins/sdk"
 )
@@ -24,40 +26,35 @@ import (
 // Go fork/exec race), which makes exec fail although nothing is wrong.
 const busyRetries = 5
 
-// start fetches, starts, describes and configures the plugin for key.
-func (h *Host) start(ctx context.Context, key Key) (*instance, error) {
+// start verifies the cached binary bin, then starts, describes and
+// configures the plugin for key. On error nothing is left running.
+func (h *Host) start(ctx context.Context, key Key, bin string) (*instance, error) {
 	log := h.log.With("partner_code", key.PartnerCode, "env", key.Env, "sha256", key.SHA256)
-	bin, err := h.binary(ctx, key.SHA256)
-	if err != nil {
-		return nil, err
-	}
 	dir, err := h.workDir(key)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrStart, err)
 	}
-	sum, err := hex.DecodeString(key.SHA256)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrInvalidKey, err) // unreachable after validate
-	}
 
 	began := time.Now()
 	var c *plugin.Client
+	var r *procRunner
 	var rpc plugin.ClientProtocol
 	for attempt := 0; ; attempt++ {
-		c = plugin.NewClient(h.clientConfig(bin, dir, sum, log))
+		// Verified right before exec: the cache could have been changed
+		// since the file was written.
+		if err := verifyFile(bin, key.SHA256); err != nil {
+			_ = os.Remove(bin)
+			log.Error("cached plugin binary does not match its sha256; removed", "path", bin, "err", err)
+			return nil, fmt.Errorf("%w: cached %s: %w", ErrChecksum, bin, err)
+		}
+		r = nil
+		c = plugin.NewClient(h.clientConfig(bin, dir, log, &r))
 		rpc, err = c.Client()
 		if err == nil {
 			break
 		}
 		c.Kill()
-		switch {
-		case errors.Is(err, plugin.ErrChecksumsDoNotMatch):
-			// The cached file changed since it was verified: drop it, so the
-			// next Get fetches a good copy, and say so loudly.
-			_ = os.Remove(bin)
-			log.Error("cached plugin binary does not match its sha256; removed", "path", bin)
-			return nil, fmt.Errorf("%w: cached %s: %w", ErrChecksum, bin, err)
-		case isBusy(err) && attempt < busyRetries:
+		if isBusy(err) && attempt < busyRetries {
 			time.Sleep(time.Duration(attempt+1) * 20 * time.Millisecond)
 			continue
 		}
@@ -69,6 +66,8 @@ func (h *Host) start(ctx context.Context, key Key) (*instance, error) {
 		c.Kill()
 		return nil, err
 	}
+	inst.runner = r
+	inst.pid = r.pid
 	log.Info("plugin started", "pid", inst.pid, "name", inst.desc.Name, "version", inst.desc.Version,
 		"took", time.Since(began))
 	return inst, nil
@@ -103,29 +102,55 @@ func (h *Host) handshake(ctx context.Context, key Key, c *plugin.Client, rpc plu
 		return nil, fmt.Errorf("%w: configure: %w", ErrStart, err)
 	}
 	key.Settings = settings
-	inst := &instance{key: key, client: c, plugin: p, desc: desc}
-	if rc := c.ReattachConfig(); rc != nil {
-		inst.pid = rc.Pid
-	}
-	return inst, nil
+	return &instance{
+		key: key, client: c, plugin: p, desc: desc,
+		calls:  make(chan struct{}, h.cfg.MaxCalls),
+		reaped: make(chan struct{}),
+	}, nil
 }
 
-func (h *Host) clientConfig(bin, dir string, sum []byte, log *slog.Logger) *plugin.ClientConfig {
-	cmd := exec.Command(bin)
-	cmd.Env = []string{} // non-nil: with SkipHostEnv, nothing of ours leaks
-	cmd.Dir = dir
-	cmd.SysProcAttr = h.sandbox.procAttr()
+// clientConfig starts bin through a procRunner (stored in *r), so the
+// sandbox applies. go-plugin's own checksum check needs its default runner,
+// hence verifyFile.
+func (h *Host) clientConfig(bin, dir string, log *slog.Logger, r **procRunner) *plugin.ClientConfig {
 	return &plugin.ClientConfig{
 		HandshakeConfig:  sdk.Handshake,
 		Plugins:          sdk.PluginMap(nil),
-		Cmd:              cmd,
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
-		SecureConfig:     &plugin.SecureConfig{Checksum: sum, Hash: sha256.New()},
 		AutoMTLS:         true,
 		SkipHostEnv:      true,
 		StartTimeout:     h.cfg.StartTimeout,
 		Logger:           newHCLogger(log),
+		RunnerFunc: runnerFunc(func(cmd *exec.Cmd, socketDir string) (runner.Runner, error) {
+			// go-plugin made socketDir (0700) for the plugin's Unix socket.
+			if err := h.sandbox.own(socketDir); err != nil {
+				return nil, fmt.Errorf("socket dir: %w", err)
+			}
+			run, err := newRunner(h.sandbox, bin, dir, cmd.Env)
+			if err != nil {
+				return nil, err
+			}
+			*r = run
+			return run, nil
+		}),
 	}
+}
+
+// verifyFile checks that path's bytes hash to sha (hex).
+func verifyFile(path, sha string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = f.Close() }()
+	hash := sha256.New()
+	if _, err := io.Copy(hash, f); err != nil {
+		return err
+	}
+	if got := hex.EncodeToString(hash.Sum(nil)); got != sha {
+		return fmt.Errorf("file hashes to %s", got)
+	}
+	return nil
 }
 
 // binary returns the path of the cached executable for sha, fetching and
