@@ -1,21 +1,30 @@
 // Package plugins keeps the fulfilment plugins tenants run: their
 // executables, content-addressed by sha256 in Postgres so every node can
-// fetch the same bytes. The protocol (proto), the authors' SDK (sdk), the
-// process host (host) and example plugins (examples) live below it.
+// fetch the same bytes; per-environment plugin settings, sealed at rest;
+// and activation, which starts a plugin through the host and switches an
+// environment to it only once it answered. The protocol (proto), the
+// authors' SDK (sdk), the process host (host) and example plugins
+// (examples) live below it.
+//
+// The package knows tenants only by id and partnerCode: the api package
+// orchestrates tenant checks, and injects what must happen in the tenant's
+// transaction (switching the active plugin, the audit log).
 package plugins
 
 import (
+	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
+	"os"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/partnerhub/partnerhub/internal/db"
+	"github.com/partnerhub/partnerhub/internal/seal"
 )
 
 // ErrNotFound means no such plugin (or blob) exists for the tenant.
@@ -23,6 +32,15 @@ var ErrNotFound = errors.New("plugins: not found")
 
 // ErrConflict means the tenant already has that name and version with other bytes.
 var ErrConflict = errors.New("plugins: name and version already used for a different binary")
+
+// DefaultMaxSize is the upload limit when WithMaxSize is not given
+// (PARTNERHUB_PLUGIN_MAX_SIZE).
+const DefaultMaxSize = 64 << 20
+
+// storeSlots bounds uploads holding their executable in memory while it is
+// written to Postgres (pgx sends a bytea whole): at most this many times the
+// size limit.
+const storeSlots = 2
 
 // Plugin is one uploaded executable of a tenant.
 type Plugin struct {
@@ -35,13 +53,73 @@ type Plugin struct {
 	OS        string
 	Arch      string
 	CreatedAt time.Time
+	// ActiveIn lists the environments this plugin is active in.
+	ActiveIn []string
 }
 
-// Registry stores plugin executables and their metadata.
-type Registry struct{ pool *pgxpool.Pool }
+// Auditor writes the audit log inside the caller's transaction
+// (*tenant.Service). Details never carry a secret.
+type Auditor interface {
+	AuditTx(ctx context.Context, tx pgx.Tx, action string, tenantID int64, target string, details map[string]any) error
+}
+
+// Registry stores plugin executables, their metadata, settings and
+// activations.
+type Registry struct {
+	pool    *pgxpool.Pool
+	box     *seal.Box
+	audit   Auditor
+	maxSize int64
+	tmpDir  string
+	log     *slog.Logger
+	store   chan struct{} // storeSlots
+}
+
+// Option configures a Registry.
+type Option func(*Registry)
+
+// WithSealer seals plugin settings at rest; without it settings cannot be
+// set (ErrNoSealer) and every environment's settings are empty.
+func WithSealer(box *seal.Box) Option { return func(r *Registry) { r.box = box } }
+
+// WithAuditor records uploads, deletions and settings changes in the audit log.
+func WithAuditor(a Auditor) Option { return func(r *Registry) { r.audit = a } }
+
+// WithMaxSize sets the largest executable an upload may send (DefaultMaxSize).
+func WithMaxSize(n int64) Option {
+	return func(r *Registry) {
+		if n > 0 {
+			r.maxSize = n
+		}
+	}
+}
+
+// WithTempDir is where uploads are spooled while they are hashed (os.TempDir()).
+func WithTempDir(dir string) Option { return func(r *Registry) { r.tmpDir = dir } }
+
+// WithLogger sets the logger (discarded by default).
+func WithLogger(l *slog.Logger) Option {
+	return func(r *Registry) {
+		if l != nil {
+			r.log = l
+		}
+	}
+}
 
 // NewRegistry returns a Registry over pool.
-func NewRegistry(pool *pgxpool.Pool) *Registry { return &Registry{pool: pool} }
+func NewRegistry(pool *pgxpool.Pool, opts ...Option) *Registry {
+	r := &Registry{pool: pool, maxSize: DefaultMaxSize, log: slog.New(slog.DiscardHandler), store: make(chan struct{}, storeSlots)}
+	for _, o := range opts {
+		o(r)
+	}
+	if r.tmpDir == "" {
+		r.tmpDir = os.TempDir()
+	}
+	return r
+}
+
+// MaxSize is the largest executable an upload may send.
+func (r *Registry) MaxSize() int64 { return r.maxSize }
 
 // RegisterParams describe an executable being added.
 type RegisterParams struct {
@@ -54,7 +132,8 @@ type RegisterParams struct {
 }
 
 // Register stores an executable for a tenant. Registering the same bytes
-// under the same name and version again returns the existing plugin.
+// under the same name and version again returns the existing plugin. It
+// skips the upload checks (dev mode and tests seed with it).
 func (r *Registry) Register(ctx context.Context, p RegisterParams) (Plugin, error) {
 	var out Plugin
 	err := db.InTx(ctx, r.pool, func(tx pgx.Tx) error {
@@ -67,61 +146,43 @@ func (r *Registry) Register(ctx context.Context, p RegisterParams) (Plugin, erro
 
 // RegisterTx is Register inside the caller's transaction.
 func (r *Registry) RegisterTx(ctx context.Context, tx pgx.Tx, p RegisterParams) (Plugin, error) {
-	sum := sha256.Sum256(p.Binary)
-	hexSum := hex.EncodeToString(sum[:])
-	if _, err := tx.Exec(ctx, `INSERT INTO plugin_blobs (sha256, size, data) VALUES ($1, $2, $3) ON CONFLICT (sha256) DO NOTHING`,
-		hexSum, len(p.Binary), p.Binary); err != nil {
-		return Plugin{}, fmt.Errorf("store plugin binary: %w", err)
+	sum := hexSHA256(p.Binary)
+	if err := insertBlob(ctx, tx, sum, p.Binary); err != nil {
+		return Plugin{}, err
 	}
-	if _, err := tx.Exec(ctx, `INSERT INTO plugins (tenant_id, name, version, sha256, os, arch) VALUES ($1, $2, $3, $4, $5, $6)
-		ON CONFLICT (tenant_id, name, version) DO NOTHING`, p.TenantID, p.Name, p.Version, hexSum, p.OS, p.Arch); err != nil {
-		return Plugin{}, fmt.Errorf("store plugin: %w", err)
-	}
-	pl, err := r.byNameVersion(ctx, tx, p.TenantID, p.Name, p.Version)
-	if err != nil {
-		return pl, err
-	}
-	if pl.SHA256 != hexSum {
-		return Plugin{}, fmt.Errorf("%w: %s %s", ErrConflict, p.Name, p.Version)
-	}
-	return pl, nil
-}
-
-const pluginColumns = `p.id, p.tenant_id, p.name, p.version, p.sha256, b.size, p.os, p.arch, p.created_at`
-
-func scanPlugin(row pgx.Row) (Plugin, error) {
-	var p Plugin
-	err := row.Scan(&p.ID, &p.TenantID, &p.Name, &p.Version, &p.SHA256, &p.Size, &p.OS, &p.Arch, &p.CreatedAt)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return p, ErrNotFound
-	}
-	if err != nil {
-		return p, fmt.Errorf("scan plugin: %w", err)
-	}
-	return p, nil
-}
-
-func (r *Registry) byNameVersion(ctx context.Context, q db.Querier, tenantID int64, name, version string) (Plugin, error) {
-	return scanPlugin(q.QueryRow(ctx, `SELECT `+pluginColumns+` FROM plugins p JOIN plugin_blobs b USING (sha256)
-		WHERE p.tenant_id = $1 AND p.name = $2 AND p.version = $3`, tenantID, name, version))
+	pl, _, err := insertPlugin(ctx, tx, UploadParams{TenantID: p.TenantID, Name: p.Name, Version: p.Version, OS: p.OS, Arch: p.Arch}, sum)
+	return pl, err
 }
 
 // Get returns a tenant's plugin by id.
 func (r *Registry) Get(ctx context.Context, tenantID, id int64) (Plugin, error) {
-	return scanPlugin(r.pool.QueryRow(ctx, `SELECT `+pluginColumns+` FROM plugins p JOIN plugin_blobs b USING (sha256)
-		WHERE p.tenant_id = $1 AND p.id = $2`, tenantID, id))
+	return pluginByID(ctx, r.pool, tenantID, id)
 }
 
 // Blob returns the executable with the given hex sha256; the host fetches
 // binaries through it and verifies the checksum again before running one.
 func (r *Registry) Blob(ctx context.Context, sha string) ([]byte, error) {
-	var data []byte
-	err := r.pool.QueryRow(ctx, `SELECT data FROM plugin_blobs WHERE sha256 = $1`, sha).Scan(&data)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, ErrNotFound
+	return blob(ctx, r.pool, sha)
+}
+
+// readSpool reads an upload's spooled bytes back, for the one moment they
+// are sent to Postgres; bounded by storeSlots concurrent uploads.
+func (r *Registry) readSpool(ctx context.Context, f *os.File, size int64) ([]byte, func(), error) {
+	select {
+	case r.store <- struct{}{}:
+	case <-ctx.Done():
+		return nil, nil, ctx.Err()
 	}
-	if err != nil {
-		return nil, fmt.Errorf("fetch plugin binary: %w", err)
+	release := func() { <-r.store }
+	if _, err := f.Seek(0, 0); err != nil {
+		release()
+		return nil, nil, fmt.Errorf("rewind upload: %w", err)
 	}
-	return data, nil
+	var buf bytes.Buffer
+	buf.Grow(int(size))
+	if _, err := buf.ReadFrom(f); err != nil {
+		release()
+		return nil, nil, fmt.Errorf("read upload back: %w", err)
+	}
+	return buf.Bytes(), release, nil
 }
