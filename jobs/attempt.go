@@ -2,16 +2,16 @@ package jobs
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
 
-	"github.com/partnerhub/partnerhub/internal/db"
 	"github.com/partnerhub/partnerhub/payment"
-	"github.com/partnerhub/partnerhub/plugins/host"
+	"github.com/partnerhub/partnerhub/plugins"
 	"github.com/partnerhub/partnerhub/plugins/sdk"
 	"github.com/partnerhub/partnerhub/tenant"
 )
@@ -32,8 +32,11 @@ type attempt struct {
 	key      string
 	try      int // River's attempt number
 	maxTries int
-	call     func(ctx context.Context, plugin sdk.Plugin) (sdk.Result, error)
-	complete func(ctx context.Context, tx pgx.Tx) error // completes the River job in tx
+	// job is the River job: its creation time and errors bound retries by
+	// the horizon (RetryPolicy). eng records the plugin's health (breaker).
+	job  *rivertype.JobRow
+	eng  *engine
+	call func(ctx context.Context, plugin sdk.Plugin) (sdk.Result, error)
 }
 
 func (a attempt) run(ctx context.Context) error {
@@ -54,7 +57,21 @@ func (a attempt) run(ctx context.Context) error {
 	// cancels the job; anything else is retried by River with backoff until
 	// the last attempt, when the record is marked failed for an operator.
 	fail := func(reason string, rejected bool, cause error) error {
-		final := rejected || a.try >= a.maxTries
+		if !rejected && errors.Is(ctx.Err(), context.Canceled) {
+			// Stopped, not failed (a shutdown past its deadline): River
+			// puts the job back without using up an attempt when the error
+			// is a cancellation, and the plugin is not to blame.
+			a.log.InfoContext(ctx, a.kind+" attempt interrupted; released", "reason", reason)
+			return fmt.Errorf("%s interrupted: %w (%w)", a.kind, context.Canceled, cause)
+		}
+		// The last attempt, or the next try would come after the horizon.
+		final := rejected || a.try >= a.maxTries ||
+			a.eng.retry.last(a.job.CreatedAt, time.Now(), len(a.job.Errors)+1)
+		if rejected {
+			a.eng.gate.succeeded(a.envKey()) // the plugin answered: it is healthy
+		} else if a.eng.gate.failed(a.envKey()) {
+			a.log.WarnContext(ctx, "plugin circuit breaker open: this environment's jobs wait", "cool_off", a.eng.gate.coolOff)
+		}
 		// Recorded even when the job's context is done (timeout, shutdown).
 		recCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()
@@ -62,7 +79,8 @@ func (a attempt) run(ctx context.Context) error {
 			a.log.ErrorContext(ctx, "record attempt error", "err", err)
 		}
 		a.log.WarnContext(ctx, a.kind+" attempt failed", "reason", reason, "final", final)
-		if rejected {
+		if rejected || (final && a.try < a.maxTries) {
+			// Past the horizon before the attempts ran out: stop now.
 			return river.JobCancel(cause)
 		}
 		return cause
@@ -72,11 +90,15 @@ func (a attempt) run(ctx context.Context) error {
 		// Retried with backoff: activating a plugin lets the payment through.
 		return fail("no active plugin", false, fmt.Errorf("no active plugin in %s/%s", a.env.PartnerCode, a.env.Name))
 	}
-	pl, err := a.deps.Plugins.Get(ctx, a.env.TenantID, a.env.ActivePluginID)
+	// The key carries the environment's plugin settings: the host restarts
+	// the plugin when they (or the plugin) changed.
+	key, err := a.deps.Plugins.ActiveKey(ctx, plugins.ActiveRef{
+		TenantID: a.env.TenantID, PartnerCode: a.env.PartnerCode, Env: a.env.Name, PluginID: a.env.ActivePluginID,
+	})
 	if err != nil {
 		return fail("active plugin unavailable", false, fmt.Errorf("active plugin: %w", err))
 	}
-	plugin, err := a.deps.Host.Get(ctx, host.Key{PartnerCode: a.env.PartnerCode, Env: a.env.Name, SHA256: pl.SHA256})
+	plugin, err := a.deps.Host.Get(ctx, key)
 	if err != nil {
 		return fail("plugin unavailable: "+err.Error(), false, fmt.Errorf("start plugin: %w", err))
 	}
@@ -86,17 +108,18 @@ func (a attempt) run(ctx context.Context) error {
 	}
 	switch res.Outcome {
 	case sdk.OutcomeFulfilled:
-		err := db.InTx(ctx, a.deps.Pool, func(tx pgx.Tx) error {
-			if _, err := a.deps.Payments.SucceedTx(ctx, tx, f.ID, res.Reference); err != nil {
-				return err
-			}
-			return a.complete(ctx, tx)
-		})
-		if err != nil {
+		// Recorded even when the job is being stopped: the plugin acted.
+		// One statement, and River completes the job in its batches: were
+		// the node to die in between, the job's next run finds the record
+		// succeeded and does nothing.
+		recCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		if _, err := a.deps.Payments.Succeed(recCtx, f.ID, res.Reference); err != nil {
 			// The plugin did act; a retry sends the same key and the plugin
 			// answers done without acting again.
 			return fmt.Errorf("record %s: %w", a.kind, err)
 		}
+		a.eng.gate.succeeded(a.envKey())
 		a.log.InfoContext(ctx, a.kind+" done", "result_reference", res.Reference)
 		return nil
 	case sdk.OutcomeRejected:
@@ -107,3 +130,5 @@ func (a attempt) run(ctx context.Context) error {
 		return fail("plugin answered an unknown outcome", false, fmt.Errorf("unknown plugin outcome %q", res.Outcome))
 	}
 }
+
+func (a attempt) envKey() envKey { return envKey{partnerCode: a.env.PartnerCode, env: a.env.Name} }

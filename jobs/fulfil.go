@@ -7,9 +7,7 @@ import (
 	"fmt"
 	"strconv"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
-	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 
 	"github.com/partnerhub/partnerhub/pay1st"
 	"github.com/partnerhub/partnerhub/payment"
@@ -40,12 +38,20 @@ func (FulfilArgs) InsertOpts() river.InsertOpts {
 type FulfilWorker struct {
 	river.WorkerDefaults[FulfilArgs]
 	deps Deps
+	eng  *engine
 }
 
 // Work runs one attempt.
 func (w *FulfilWorker) Work(ctx context.Context, job *river.Job[FulfilArgs]) error {
 	log := w.deps.Logger.With("job_id", job.ID, "attempt", job.Attempt, "payment_id", job.Args.PaymentID,
 		"partner_code", job.Args.PartnerCode, "env", job.Args.Env, "reference", job.Args.Reference)
+	// Fairness first: a tenant over its cap or with a failing plugin waits
+	// without using up an attempt or a worker.
+	release, err := w.eng.admit(ctx, envKey{partnerCode: job.Args.PartnerCode, env: job.Args.Env}, job.JobRow)
+	if err != nil {
+		return err
+	}
+	defer release()
 	p, err := w.deps.Payments.Get(ctx, job.Args.PaymentID)
 	if errors.Is(err, payment.ErrNotFound) {
 		return river.JobCancel(err)
@@ -80,15 +86,11 @@ func (w *FulfilWorker) Work(ctx context.Context, job *river.Job[FulfilArgs]) err
 	key := payment.IdempotencyKey(env.PartnerCode, env.Name, p.Reference, payment.KindFulfil)
 	return attempt{
 		deps: w.deps, log: log, env: env, p: p, kind: payment.KindFulfil, key: key,
-		try: job.Attempt, maxTries: job.MaxAttempts,
+		try: job.Attempt, maxTries: job.MaxAttempts, job: job.JobRow, eng: w.eng,
 		call: func(ctx context.Context, plugin sdk.Plugin) (sdk.Result, error) {
 			req := fulfilRequest(key, env.PartnerCode, p)
 			req.PlayerID, req.Items = cmp.Or(pur.PlayerID, req.PlayerID), pur.Items
 			return plugin.Fulfil(ctx, req)
-		},
-		complete: func(ctx context.Context, tx pgx.Tx) error {
-			_, err := river.JobCompleteTx[*riverpgxv5.Driver](ctx, tx, job)
-			return err
 		},
 	}.run(ctx)
 }

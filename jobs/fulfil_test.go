@@ -12,6 +12,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
 	"github.com/shopspring/decimal"
 	"github.com/stretchr/testify/require"
 
@@ -33,40 +34,75 @@ type bundle struct {
 	pool     *pgxpool.Pool
 	tenants  *tenant.Service
 	payments *payment.Service
+	enq      *jobs.Enqueuer
+	client   *river.Client[pgx.Tx]
 	start    func() // starts the workers
 }
 
 // setup runs real River workers against a private database, with the
-// scripted test plugin active for tenant "acme" and no plugin for "bare".
+// scripted test plugin active for tenants "acme" and "beta" and no plugin
+// for "bare".
 // Workers start when the test calls b.start.
 func setup(t *testing.T, maxAttempts int) bundle {
 	t.Helper()
+	return setupWith(t, options{tune: func(c *jobs.Config) { c.MaxAttempts = maxAttempts }})
+}
+
+// options tune setupWith.
+type options struct {
+	tune func(*jobs.Config)
+	// host, when set, replaces the real plugin host (given to it).
+	host func(real jobs.PluginHost) jobs.PluginHost
+	// maxConns sizes the pool as serve does (PARTNERHUB_DB_MAX_CONNS);
+	// pgxpool's default (4 on a small machine) when zero.
+	maxConns int32
+}
+
+// setupWith is setup with the jobs configuration tuned. The circuit breaker
+// is off unless tune turns it on: outcome tests watch every retry. Tenant
+// "beta" has the scripted plugin active too.
+func setupWith(t testing.TB, o options) bundle {
+	t.Helper()
 	ctx := context.Background()
 	pool := pgtest.New(t)
+	if o.maxConns > 0 {
+		pcfg, err := pgxpool.ParseConfig(pgtest.NewURL(t))
+		require.NoError(t, err)
+		pcfg.MaxConns = o.maxConns
+		pool, err = pgxpool.NewWithConfig(ctx, pcfg)
+		require.NoError(t, err)
+		t.Cleanup(pool.Close)
+	}
 	box, err := seal.New(bytes.Repeat([]byte{5}, 32))
 	require.NoError(t, err)
 	logger := slog.New(slog.DiscardHandler)
-	cfg := jobs.Config{Workers: 4, FetchCooldown: 5 * time.Millisecond, FetchPollInterval: 50 * time.Millisecond, MaxAttempts: maxAttempts,
-		SettleDelay: 50 * time.Millisecond}
+	cfg := jobs.Config{Workers: 4, FetchCooldown: 5 * time.Millisecond, FetchPollInterval: 50 * time.Millisecond, MaxAttempts: 25,
+		SettleDelay: 50 * time.Millisecond, BreakerFailures: 1 << 30}
+	if o.tune != nil {
+		o.tune(&cfg)
+	}
 	b := bundle{pool: pool, tenants: tenant.NewService(pool, box)}
 	enq, err := jobs.NewEnqueuer(pool, cfg, logger)
 	require.NoError(t, err)
+	b.enq = enq
 	b.payments = payment.NewService(pool, enq)
 	registry := plugins.NewRegistry(pool)
 
-	for code, id := range map[string]int64{"acme": 1, "bare": 2} {
+	for code, id := range map[string]int64{"acme": 1, "bare": 2, "beta": 3} {
 		_, err := b.tenants.Create(ctx, tenant.CreateParams{PartnerCode: code, PartnerID: id, Name: code})
 		require.NoError(t, err)
 	}
-	acme, err := b.tenants.Get(ctx, "acme")
-	require.NoError(t, err)
 	bin := plugintest.Build(t, "github.com/partnerhub/partnerhub/jobs/testdata/scriptplugin")
-	pl, err := registry.Register(ctx, plugins.RegisterParams{TenantID: acme.ID, Name: "script", Version: "1",
-		OS: runtime.GOOS, Arch: runtime.GOARCH, Binary: bin.Bytes})
-	require.NoError(t, err)
-	require.NoError(t, db.InTx(ctx, pool, func(tx pgx.Tx) error {
-		return b.tenants.SetActivePluginTx(ctx, tx, acme, tenant.Staging, pl.ID)
-	}))
+	for _, code := range []string{"acme", "beta"} {
+		tn, err := b.tenants.Get(ctx, code)
+		require.NoError(t, err)
+		pl, err := registry.Register(ctx, plugins.RegisterParams{TenantID: tn.ID, Name: "script", Version: "1",
+			OS: runtime.GOOS, Arch: runtime.GOARCH, Binary: bin.Bytes})
+		require.NoError(t, err)
+		require.NoError(t, db.InTx(ctx, pool, func(tx pgx.Tx) error {
+			return b.tenants.SetActivePluginTx(ctx, tx, tn, tenant.Staging, pl.ID)
+		}))
+	}
 
 	dir, err := os.MkdirTemp("", "partnerhub-jobs-")
 	require.NoError(t, err)
@@ -76,8 +112,13 @@ func setup(t *testing.T, maxAttempts int) bundle {
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = h.Close() })
 
-	client, err := jobs.NewClient(jobs.Deps{Pool: pool, Tenants: b.tenants, Payments: b.payments, Plugins: registry, Host: h, Logger: logger}, cfg)
+	var ph jobs.PluginHost = h
+	if o.host != nil {
+		ph = o.host(h)
+	}
+	client, err := jobs.NewClient(jobs.Deps{Pool: pool, Tenants: b.tenants, Payments: b.payments, Plugins: registry, Host: ph, Logger: logger}, cfg)
 	require.NoError(t, err)
+	b.client = client
 	b.start = func() {
 		require.NoError(t, client.Start(ctx))
 		t.Cleanup(func() {
@@ -91,13 +132,13 @@ func setup(t *testing.T, maxAttempts int) bundle {
 
 // pay records a SUCCESSFUL event for the tenant; the customer id picks the
 // scripted plugin's answer.
-func (b bundle) pay(t *testing.T, code, reference string, customer int64) int64 {
+func (b bundle) pay(t testing.TB, code, reference string, customer int64) int64 {
 	t.Helper()
 	return b.payAt(t, code, reference, customer, 0)
 }
 
 // payAt is pay with the event's dates moved by offset.
-func (b bundle) payAt(t *testing.T, code, reference string, customer int64, offset time.Duration) int64 {
+func (b bundle) payAt(t testing.TB, code, reference string, customer int64, offset time.Duration) int64 {
 	t.Helper()
 	res := b.event(t, code, reference, customer, pay1st.StatusSuccessful, offset)
 	require.True(t, res.Enqueued)
@@ -106,7 +147,7 @@ func (b bundle) payAt(t *testing.T, code, reference string, customer int64, offs
 
 // event records an event of the given status for the tenant, dated
 // 2026-01-01 plus offset.
-func (b bundle) event(t *testing.T, code, reference string, customer int64, status pay1st.Status, offset time.Duration) payment.Ingested {
+func (b bundle) event(t testing.TB, code, reference string, customer int64, status pay1st.Status, offset time.Duration) payment.Ingested {
 	t.Helper()
 	ctx := context.Background()
 	env, err := b.tenants.Env(ctx, code, tenant.Staging)
@@ -133,14 +174,14 @@ type jobState struct {
 	LastErr  string
 }
 
-func (b bundle) state(t *testing.T, paymentID int64) jobState {
+func (b bundle) state(t testing.TB, paymentID int64) jobState {
 	t.Helper()
 	return b.stateOf(t, payment.KindFulfil, paymentID)
 }
 
 // stateOf is the newest job of kind (fulfil or reverse) of a payment, with
 // its fulfilment record.
-func (b bundle) stateOf(t *testing.T, kind string, paymentID int64) jobState {
+func (b bundle) stateOf(t testing.TB, kind string, paymentID int64) jobState {
 	t.Helper()
 	var s jobState
 	err := b.pool.QueryRow(context.Background(), `
@@ -154,12 +195,12 @@ func (b bundle) stateOf(t *testing.T, kind string, paymentID int64) jobState {
 	return s
 }
 
-func (b bundle) waitFor(t *testing.T, paymentID int64, jobStates ...string) jobState {
+func (b bundle) waitFor(t testing.TB, paymentID int64, jobStates ...string) jobState {
 	t.Helper()
 	return b.waitForKind(t, payment.KindFulfil, paymentID, jobStates...)
 }
 
-func (b bundle) waitForKind(t *testing.T, kind string, paymentID int64, jobStates ...string) jobState {
+func (b bundle) waitForKind(t testing.TB, kind string, paymentID int64, jobStates ...string) jobState {
 	t.Helper()
 	deadline := time.Now().Add(60 * time.Second) // generous: CI machines run many packages at once
 	for {

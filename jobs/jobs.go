@@ -5,6 +5,7 @@
 package jobs
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -42,6 +43,20 @@ type Config struct {
 	// DeliveryRetention is how long deliveries are kept; the hourly
 	// retention job deletes older ones. Zero keeps them forever.
 	DeliveryRetention time.Duration
+	// RetryHorizon is how long a failing fulfilment is retried before it is
+	// marked failed; DefaultRetryHorizon when zero (RetryPolicy).
+	RetryHorizon time.Duration
+	// TenantConcurrency caps the jobs one tenant environment runs at once
+	// on this node; DefaultTenantConcurrency when zero.
+	TenantConcurrency int
+	// BreakerFailures consecutive failed plugin calls of a tenant
+	// environment pause its jobs for BreakerCoolOff (defaults when zero).
+	BreakerFailures int
+	BreakerCoolOff  time.Duration
+	// RescueAfter is how long a job may stay running before River, on a
+	// live node, takes its node for dead and retries it; River's default
+	// (an hour) when zero. At least JobTimeout.
+	RescueAfter time.Duration
 }
 
 // Deps are the services workers use.
@@ -57,15 +72,18 @@ type Deps struct {
 // NewClient returns a River client that works partnerhub's jobs. Start it
 // with Start and stop it with Stop.
 func NewClient(deps Deps, cfg Config) (*river.Client[pgx.Tx], error) {
+	tenantCap := cmp.Or(cfg.TenantConcurrency, DefaultTenantConcurrency)
+	eng := &engine{pool: deps.Pool, log: deps.Logger, retry: NewRetryPolicy(cfg.MaxAttempts, cfg.RetryHorizon),
+		gate: newGate(tenantCap, cmp.Or(cfg.BreakerFailures, DefaultBreakerFailures), cmp.Or(cfg.BreakerCoolOff, DefaultBreakerCoolOff))}
 	workers := river.NewWorkers()
-	if err := river.AddWorkerSafely(workers, &FulfilWorker{deps: deps}); err != nil {
+	if err := river.AddWorkerSafely(workers, &FulfilWorker{deps: deps, eng: eng}); err != nil {
 		return nil, fmt.Errorf("jobs: add fulfil worker: %w", err)
 	}
 	settle := cfg.SettleDelay
 	if settle <= 0 {
 		settle = DefaultSettleDelay
 	}
-	if err := river.AddWorkerSafely(workers, &ReverseWorker{deps: deps, settle: settle}); err != nil {
+	if err := river.AddWorkerSafely(workers, &ReverseWorker{deps: deps, eng: eng, settle: settle}); err != nil {
 		return nil, fmt.Errorf("jobs: add reverse worker: %w", err)
 	}
 	var periodic []*river.PeriodicJob
@@ -76,14 +94,21 @@ func NewClient(deps Deps, cfg Config) (*river.Client[pgx.Tx], error) {
 		periodic = append(periodic, retentionPeriodic())
 	}
 	client, err := river.NewClient(riverpgxv5.New(deps.Pool), &river.Config{
-		Queues:            map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.Workers}},
-		PeriodicJobs:      periodic,
-		Workers:           workers,
-		FetchCooldown:     cfg.FetchCooldown,
-		FetchPollInterval: cfg.FetchPollInterval,
-		MaxAttempts:       cfg.MaxAttempts,
-		JobTimeout:        cfg.JobTimeout,
-		Logger:            deps.Logger,
+		// The overflow queue drains tenants over their cap at one cap's pace
+		// (fairness.go); the default queue serves everyone else meanwhile.
+		Queues: map[string]river.QueueConfig{
+			QueueDefault:  {MaxWorkers: cfg.Workers},
+			QueueOverflow: {MaxWorkers: min(cfg.Workers, tenantCap)},
+		},
+		RetryPolicy:          eng.retry,
+		PeriodicJobs:         periodic,
+		Workers:              workers,
+		FetchCooldown:        cfg.FetchCooldown,
+		FetchPollInterval:    cfg.FetchPollInterval,
+		MaxAttempts:          cfg.MaxAttempts,
+		JobTimeout:           cfg.JobTimeout,
+		RescueStuckJobsAfter: cfg.RescueAfter,
+		Logger:               deps.Logger,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("jobs: river client: %w", err)
@@ -96,12 +121,14 @@ func NewClient(deps Deps, cfg Config) (*river.Client[pgx.Tx], error) {
 type Enqueuer struct{ client *river.Client[pgx.Tx] }
 
 // NewEnqueuer returns an Enqueuer over pool. It takes the workers' Config:
-// MaxAttempts is stamped on each job at insert, and River also uses
-// FetchCooldown to rate-limit the insert notifications that wake workers
-// (its 100 ms default would delay most jobs).
+// MaxAttempts is stamped on each job at insert. River also uses an insert
+// client's FetchCooldown to drop insert notifications sent within it of
+// the last one — a job inserted a few ms after another then waits for the
+// workers' next poll (1 s) — so it is River's minimum here: notifications
+// are cheap, and the workers' own FetchCooldown still bounds fetches.
 func NewEnqueuer(pool *pgxpool.Pool, cfg Config, logger *slog.Logger) (*Enqueuer, error) {
 	client, err := river.NewClient(riverpgxv5.New(pool), &river.Config{
-		FetchCooldown: cfg.FetchCooldown, MaxAttempts: cfg.MaxAttempts, Logger: logger,
+		FetchCooldown: river.FetchCooldownMin, MaxAttempts: cfg.MaxAttempts, Logger: logger,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("jobs: river insert client: %w", err)

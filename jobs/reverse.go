@@ -10,7 +10,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
-	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 
 	"github.com/partnerhub/partnerhub/pay1st"
 	"github.com/partnerhub/partnerhub/payment"
@@ -50,6 +49,7 @@ func (ReverseArgs) InsertOpts() river.InsertOpts {
 type ReverseWorker struct {
 	river.WorkerDefaults[ReverseArgs]
 	deps   Deps
+	eng    *engine
 	settle time.Duration
 }
 
@@ -57,6 +57,13 @@ type ReverseWorker struct {
 func (w *ReverseWorker) Work(ctx context.Context, job *river.Job[ReverseArgs]) error {
 	log := w.deps.Logger.With("job_id", job.ID, "attempt", job.Attempt, "payment_id", job.Args.PaymentID,
 		"partner_code", job.Args.PartnerCode, "env", job.Args.Env, "reference", job.Args.Reference, "reason", job.Args.Reason)
+	// Fairness first: a tenant over its cap or with a failing plugin waits
+	// without using up an attempt or a worker.
+	release, err := w.eng.admit(ctx, envKey{partnerCode: job.Args.PartnerCode, env: job.Args.Env}, job.JobRow)
+	if err != nil {
+		return err
+	}
+	defer release()
 	p, err := w.deps.Payments.Get(ctx, job.Args.PaymentID)
 	if errors.Is(err, payment.ErrNotFound) {
 		return river.JobCancel(err)
@@ -110,15 +117,11 @@ func (w *ReverseWorker) Work(ctx context.Context, job *river.Job[ReverseArgs]) e
 	key := payment.IdempotencyKey(env.PartnerCode, env.Name, p.Reference, payment.KindReverse)
 	return attempt{
 		deps: w.deps, log: log, env: env, p: p, kind: payment.KindReverse, key: key,
-		try: job.Attempt, maxTries: job.MaxAttempts,
+		try: job.Attempt, maxTries: job.MaxAttempts, job: job.JobRow, eng: w.eng,
 		call: func(ctx context.Context, plugin sdk.Plugin) (sdk.Result, error) {
 			req := reverseRequest(key, env.PartnerCode, p, job.Args.Reason)
 			req.PlayerID, req.Items = cmp.Or(pur.PlayerID, req.PlayerID), pur.Items
 			return plugin.Reverse(ctx, req)
-		},
-		complete: func(ctx context.Context, tx pgx.Tx) error {
-			_, err := river.JobCompleteTx[*riverpgxv5.Driver](ctx, tx, job)
-			return err
 		},
 	}.run(ctx)
 }

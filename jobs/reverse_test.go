@@ -11,14 +11,14 @@ import (
 	"github.com/partnerhub/partnerhub/payment"
 )
 
-func (b bundle) count(t *testing.T, sql string, args ...any) int {
+func (b bundle) count(t testing.TB, sql string, args ...any) int {
 	t.Helper()
 	var n int
 	require.NoError(t, b.pool.QueryRow(context.Background(), sql, args...).Scan(&n))
 	return n
 }
 
-func (b bundle) jobs(t *testing.T, kind string, paymentID int64) int {
+func (b bundle) jobs(t testing.TB, kind string, paymentID int64) int {
 	t.Helper()
 	return b.count(t, `SELECT count(*) FROM river_job WHERE kind = $1 AND (args->>'payment_id')::bigint = $2`, kind, paymentID)
 }
