@@ -27,13 +27,16 @@ const settingDataDir = "data_dir"
 var playerSyntax = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,64}$`)
 
 // wallet implements sdk.Plugin. One mutex serialises every change, including
-// the write to disk, so an answer is only given once it is durable.
+// the write to disk, so an answer is only given once it is durable; a file
+// lock (wallet.lock) does the same across processes sharing the directory,
+// and each change re-reads wallet.json under it.
 type wallet struct {
 	log *slog.Logger
 	now func() time.Time
 
 	mu    sync.Mutex
-	path  string // wallet.json; empty until opened
+	path  string   // wallet.json; empty until opened
+	lock  *os.File // wallet.lock beside it, flocked around every change
 	state *state
 }
 
@@ -76,11 +79,19 @@ func (w *wallet) Configure(_ context.Context, req sdk.ConfigureRequest) error {
 
 // openLocked loads path as the wallet. Caller holds w.mu.
 func (w *wallet) openLocked(path string) error {
+	lock, err := os.OpenFile(filepath.Join(filepath.Dir(path), lockName), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return fmt.Errorf("wallet: lock file: %w", err)
+	}
 	s, err := load(path)
 	if err != nil {
+		_ = lock.Close()
 		return err
 	}
-	w.path, w.state = path, s
+	if w.lock != nil {
+		_ = w.lock.Close()
+	}
+	w.path, w.lock, w.state = path, lock, s
 	w.log.Info("wallet opened", "path", path, "players", len(s.balances), "applied", len(s.applied))
 	return nil
 }
@@ -95,6 +106,27 @@ func (w *wallet) ensureOpenLocked() error {
 		return fmt.Errorf("wallet: working directory: %w", err)
 	}
 	return w.openLocked(filepath.Join(wd, fileName))
+}
+
+// beginLocked starts a change: it takes the file lock and re-reads the
+// wallet, since another process on the same data directory (two partnerhub
+// nodes sharing it) may have changed it. Caller holds w.mu and calls the
+// returned release when the change is saved or abandoned.
+func (w *wallet) beginLocked() (release func(), err error) {
+	if err := w.ensureOpenLocked(); err != nil {
+		return nil, err
+	}
+	unlock, err := lockFile(w.lock)
+	if err != nil {
+		return nil, fmt.Errorf("wallet: lock: %w", err)
+	}
+	s, err := load(w.path)
+	if err != nil {
+		unlock()
+		return nil, err
+	}
+	w.state = s
+	return unlock, nil
 }
 
 func (w *wallet) LookupUser(_ context.Context, req sdk.LookupUserRequest) (sdk.LookupUserResponse, error) {
@@ -132,9 +164,12 @@ func (w *wallet) Fulfil(_ context.Context, req sdk.FulfilRequest) (sdk.Result, e
 
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if err := w.ensureOpenLocked(); err != nil {
-		return sdk.Result{}, err
+	release, err := w.beginLocked()
+	if err != nil {
+		w.log.Error("cannot read wallet", "key", req.IdempotencyKey, "error", err)
+		return sdk.Retry("cannot read wallet: " + err.Error()), nil
 	}
+	defer release()
 	ref := reference(kindFulfil, req.IdempotencyKey)
 	if prev, ok := w.state.applied[req.IdempotencyKey]; ok {
 		if prev.kind != kindFulfil {
@@ -156,9 +191,12 @@ func (w *wallet) Reverse(_ context.Context, req sdk.ReverseRequest) (sdk.Result,
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if err := w.ensureOpenLocked(); err != nil {
-		return sdk.Result{}, err
+	release, err := w.beginLocked()
+	if err != nil {
+		w.log.Error("cannot read wallet", "key", req.IdempotencyKey, "error", err)
+		return sdk.Retry("cannot read wallet: " + err.Error()), nil
 	}
+	defer release()
 	ref := reference(kindReverse, req.IdempotencyKey)
 	if prev, ok := w.state.applied[req.IdempotencyKey]; ok {
 		if prev.kind != kindReverse {

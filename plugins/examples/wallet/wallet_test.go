@@ -314,3 +314,49 @@ func TestDescribe(t *testing.T) {
 		Capabilities: []sdk.Capability{sdk.CapabilityLookupUser, sdk.CapabilityFulfil, sdk.CapabilityReverse},
 	}, d)
 }
+
+// TestTwoProcessesShareADataDirectory: two wallets on one directory (as two
+// partnerhub nodes sharing PARTNERHUB_DATA_DIR run them) lose no credit and
+// double none. Each has its own open lock file, so flock excludes them from
+// each other just as it excludes two processes.
+func TestTwoProcessesShareADataDirectory(t *testing.T) {
+	t.Parallel()
+	a, dir := newTestWallet(t)
+	b := sdk.TestClient(t, newWallet(slog.New(slog.NewTextHandler(t.Output(), nil))))
+	require.NoError(t, b.Configure(t.Context(), sdk.ConfigureRequest{Settings: map[string]string{settingDataDir: dir}}))
+	ctx := t.Context()
+
+	const payments = 40
+	var wg sync.WaitGroup
+	errs := make(chan error, 4*payments)
+	for i := range payments {
+		key := fmt.Sprint("fulfil:PAY-", i)
+		req := fulfilReq(key, fmt.Sprint("PAY-", i), "p", gold("1", 1))
+		// Every payment is fulfilled twice on each wallet: one credit each.
+		for _, p := range []sdk.Plugin{a, b, a, b} {
+			wg.Go(func() {
+				res, err := p.Fulfil(ctx, req)
+				if err == nil && res.Outcome != sdk.OutcomeFulfilled {
+					err = fmt.Errorf("outcome %s: %s", res.Outcome, res.Reason)
+				}
+				errs <- err
+			})
+		}
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
+	}
+	f := readWallet(t, dir)
+	require.Len(t, f.Applied, payments)
+	require.Equal(t, fmt.Sprint(payments), f.Balances["p"]["GOLD"])
+
+	// A reverse on one sees the other's fulfil.
+	res, err := b.Reverse(ctx, reverseReq("reverse:PAY-0", "PAY-0"))
+	require.NoError(t, err)
+	require.Equal(t, sdk.OutcomeFulfilled, res.Outcome)
+	res, err = a.Reverse(ctx, reverseReq("reverse:PAY-0b", "PAY-0"))
+	require.NoError(t, err)
+	require.Equal(t, sdk.OutcomeRejected, res.Outcome, "already reversed by the other")
+}
