@@ -16,6 +16,7 @@ import (
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 
 	"github.com/partnerhub/partnerhub/payment"
+	"github.com/partnerhub/partnerhub/plugins"
 	"github.com/partnerhub/partnerhub/tenant"
 )
 
@@ -43,8 +44,9 @@ type Deps struct {
 	PublicURL string
 	// Plugins and PluginHost answer the User Info Webhook through each
 	// environment's active plugin, within UserInfoTimeout
-	// (DefaultUserInfoTimeout when 0). Without them it answers 503.
-	Plugins         PluginRegistry
+	// (DefaultUserInfoTimeout when 0). Without them it answers 503, and
+	// plugin management (api/plugins.go) answers 503 too.
+	Plugins         *plugins.Registry
 	PluginHost      PluginHost
 	UserInfoTimeout time.Duration
 	// RateLimitPerTenant is the requests per second each partnerCode may
@@ -101,11 +103,18 @@ func newAPI(mux *http.ServeMux, deps Deps) huma.API {
 	(&OnboardingHandler{tenants: deps.Tenants, logger: deps.Logger}).Register(api)
 	(&PaymentHandler{tenants: deps.Tenants, payments: deps.Payments, logger: deps.Logger}).Register(api)
 	(&DeliveryHandler{tenants: deps.Tenants, payments: deps.Payments, logger: deps.Logger}).Register(api)
+	(&FulfilmentHandler{tenants: deps.Tenants, payments: deps.Payments, logger: deps.Logger}).Register(api)
 	(&EnvironmentHandler{tenants: deps.Tenants, logger: deps.Logger, publicURL: deps.PublicURL}).Register(api)
+	// A nil *plugins.Registry must stay a nil interface for the webhooks.
+	var registry PluginRegistry
+	if deps.Plugins != nil {
+		registry = deps.Plugins
+	}
+	(&PluginHandler{tenants: deps.Tenants, plugins: deps.Plugins, host: deps.PluginHost, logger: deps.Logger}).Register(api)
 	(&WebhookHandler{
 		tenants: deps.Tenants, payments: deps.Payments, ingest: deps.Ingest, logger: deps.Logger,
 		maxBody: deps.MaxBodyBytes, window: deps.SignatureWindow, now: deps.Now,
-		plugins: deps.Plugins, host: deps.PluginHost, userInfoTimeout: deps.UserInfoTimeout,
+		plugins: registry, host: deps.PluginHost, userInfoTimeout: deps.UserInfoTimeout,
 		limiter: newRateLimiter(deps.RateLimitPerTenant, deps.RateLimitBurst, deps.Now),
 	}).Register(api, mux)
 	return api

@@ -15,6 +15,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/partnerhub/partnerhub/plugins"
 	"github.com/partnerhub/partnerhub/tenant"
 )
 
@@ -38,6 +39,10 @@ func isolationBodies(productID int64) map[string]any {
 		"update-bundle":               bundle,
 		"create-promotion":            map[string]any{"dryRun": false},
 		"release-payment-hold":        map[string]any{"note": "stolen"},
+		"upload-plugin":               "not an executable",
+		"activate-plugin":             map[string]any{"pluginId": 1},
+		"set-plugin-settings":         map[string]any{"settings": map[string]string{"endpoint": "https://evil.example.com/"}},
+		"retry-fulfilments":           map[string]any{"max": 10},
 	}
 }
 
@@ -70,8 +75,10 @@ func TestTenantIsolation(t *testing.T) {
 	params := map[string]string{
 		"partnerCode": "bravo", "env": "staging", "productId": strconv.FormatInt(productID, 10),
 		"bundleId": strconv.FormatFloat(bundle["id"].(float64), 'f', 0, 64), "prefix": key["prefix"].(string), "step": "creatives",
-		"deliveryId": strconv.FormatInt(bravoDelivery(t, b), 10),
-		"reference":  "C-BRAVO-P",
+		"deliveryId":   strconv.FormatInt(bravoDelivery(t, b), 10),
+		"reference":    "C-BRAVO-P",
+		"pluginId":     strconv.FormatInt(bravoPlugin(t, b), 10),
+		"fulfilmentId": "1",
 	}
 	before := snapshot(t, b, "bravo")
 
@@ -150,4 +157,16 @@ func bravoDelivery(t *testing.T, b bundle) int64 {
 	var id int64
 	require.NoError(t, b.pool.QueryRow(context.Background(), `SELECT id FROM deliveries WHERE session_id = $1`, out["sessionId"]).Scan(&id))
 	return id
+}
+
+// bravoPlugin registers a plugin for bravo and returns its id.
+func bravoPlugin(t *testing.T, b bundle) int64 {
+	t.Helper()
+	bravo, err := b.tenants.Get(context.Background(), "bravo")
+	require.NoError(t, err)
+	pl, err := plugins.NewRegistry(b.pool).Register(context.Background(), plugins.RegisterParams{
+		TenantID: bravo.ID, Name: "bravo", Version: "1", OS: "linux", Arch: "amd64", Binary: []byte("\x7fELF bravo"),
+	})
+	require.NoError(t, err)
+	return pl.ID
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/partnerhub/partnerhub/payment"
+	"github.com/partnerhub/partnerhub/plugins"
 	"github.com/partnerhub/partnerhub/tenant"
 )
 
@@ -16,6 +17,8 @@ import (
 // answered as a 500 whose detail does not leak internals.
 func problem(ctx context.Context, logger *slog.Logger, err error) error {
 	var fe *tenant.FieldError
+	var pfe *plugins.FieldError
+	var pae *plugins.ActivationError
 	switch {
 	case err == nil:
 		return nil
@@ -31,9 +34,33 @@ func problem(ctx context.Context, logger *slog.Logger, err error) error {
 		return huma.Error404NotFound("not found")
 	case errors.Is(err, tenant.ErrConflict), errors.Is(err, tenant.ErrLastOperatorKey), errors.Is(err, tenant.ErrKeyLimit):
 		return huma.Error409Conflict(err.Error())
+	case errors.Is(err, payment.ErrNotRetryable):
+		// The detail says why: not failed, or the payment moved on.
+		return huma.Error409Conflict(err.Error())
 	case errors.Is(err, tenant.ErrInUse):
 		// The detail names what still uses it (bundles, payments).
 		return huma.Error409Conflict(err.Error())
+	case errors.As(err, &pfe):
+		return huma.Error422UnprocessableEntity("invalid "+pfe.Field, &huma.ErrorDetail{
+			Location: pfe.In + "." + pfe.Field, Message: pfe.Problem,
+		})
+	case errors.As(err, &pae):
+		// Why the plugin was not started or was refused: the tenant's to fix.
+		// Detail never carries a setting's value.
+		return huma.Error422UnprocessableEntity("plugin not activated ("+pae.Reason+"): "+pae.Detail, &huma.ErrorDetail{
+			Location: "plugin", Message: pae.Reason,
+		})
+	case errors.Is(err, plugins.ErrNotFound):
+		return huma.Error404NotFound("not found")
+	case errors.Is(err, plugins.ErrNoActivePlugin):
+		return huma.Error404NotFound("this environment has no active plugin")
+	case errors.Is(err, plugins.ErrConflict):
+		return huma.Error409Conflict("this name and version were uploaded with other bytes: upload a new version")
+	case errors.Is(err, plugins.ErrInUse):
+		// The detail names the environments it is active in.
+		return huma.Error409Conflict(err.Error())
+	case errors.Is(err, plugins.ErrTooLarge):
+		return huma.Error413RequestEntityTooLarge(err.Error())
 	case errors.Is(err, tenant.ErrUnauthorized):
 		return huma.Error401Unauthorized("invalid API key")
 	case errors.Is(err, tenant.ErrForbidden):

@@ -41,9 +41,10 @@ type PluginHost interface {
 	Get(ctx context.Context, key host.Key) (sdk.Plugin, error)
 }
 
-// PluginRegistry finds a tenant's registered plugins (*plugins.Registry).
+// PluginRegistry resolves an environment's active plugin, with the
+// environment's settings, into the host key that runs it (*plugins.Registry).
 type PluginRegistry interface {
-	Get(ctx context.Context, tenantID, id int64) (plugins.Plugin, error)
+	ActiveKey(ctx context.Context, a plugins.ActiveRef) (host.Key, error)
 }
 
 // UserInfo is the User Info Webhook's answer for a known player.
@@ -170,14 +171,16 @@ func (h *WebhookHandler) lookupUser(ctx context.Context, env tenant.Env, req sdk
 }
 
 func (h *WebhookHandler) callLookup(ctx context.Context, env tenant.Env, req sdk.LookupUserRequest) (sdk.LookupUserResponse, error) {
-	pl, err := h.plugins.Get(ctx, env.TenantID, env.ActivePluginID)
+	key, err := h.plugins.ActiveKey(ctx, plugins.ActiveRef{
+		TenantID: env.TenantID, PartnerCode: env.PartnerCode, Env: env.Name, PluginID: env.ActivePluginID,
+	})
 	if err != nil {
 		return sdk.LookupUserResponse{}, fmt.Errorf("active plugin: %w", err)
 	}
 	// A cold start is not cut short by this call's deadline: the answer is
 	// abandoned at the deadline, but the start (bounded by the host's own
 	// start timeout) goes on, so the next lookup finds the plugin running.
-	p, err := h.host.Get(context.WithoutCancel(ctx), host.Key{PartnerCode: env.PartnerCode, Env: env.Name, SHA256: pl.SHA256})
+	p, err := h.host.Get(context.WithoutCancel(ctx), key)
 	if err != nil {
 		return sdk.LookupUserResponse{}, fmt.Errorf("start plugin: %w", err)
 	}

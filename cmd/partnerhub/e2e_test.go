@@ -80,6 +80,7 @@ type server struct {
 	cmd         *exec.Cmd
 	logs        *syncBuffer
 	exited      chan error
+	env         []string // the serve process's environment; startPeer reuses it
 }
 
 type syncBuffer struct {
@@ -142,6 +143,7 @@ func startServer(t testing.TB, extraEnv ...string) *server {
 		"PARTNERHUB_SHUTDOWN_TIMEOUT=10s",
 	}
 	env = append(env, extraEnv...)
+	s.env = env
 
 	// migrate is safe to run twice (the template was migrated already).
 	for range 2 {

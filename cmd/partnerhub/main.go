@@ -1,6 +1,7 @@
 // Command partnerhub is the one partnerhub binary: the server (serve), its
 // database migrations (migrate), a self-contained development stack (dev),
-// the OpenAPI document (openapi) and its version (version).
+// the OpenAPI document (openapi), its version (version) and a client verb to
+// upload and activate plugins (plugin push).
 package main
 
 import (
@@ -16,6 +17,7 @@ import (
 
 	"github.com/partnerhub/partnerhub/api"
 	"github.com/partnerhub/partnerhub/internal/config"
+	"github.com/partnerhub/partnerhub/plugins/host"
 )
 
 const usage = `partnerhub puts many game studios on Carry1st's Pay1st.
@@ -25,12 +27,16 @@ Usage:
   partnerhub migrate [flags]   apply database migrations (safe to run twice)
   partnerhub dev     [flags]   private Postgres, demo tenant with the wallet plugin, server on :8080
   partnerhub openapi           print the OpenAPI document (YAML)
+  partnerhub plugin push ...   upload a plugin executable, optionally activate it (plugin push -h)
   partnerhub version           print the version
 
 Flags (each also an environment variable):
 `
 
 func main() {
+	// First: a copy of this binary started as the plugin sandbox shim
+	// becomes the plugin here and never returns.
+	host.SandboxMain()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
@@ -65,6 +71,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fmt.Fprint(stdout, usage)
 		config.Usage(stdout)
 		return nil
+	case "plugin":
+		return pluginCmd(ctx, rest, os.Getenv, stdout, stderr)
 	case "serve", "migrate", "dev":
 	default:
 		return fmt.Errorf("%w: unknown command %q (try partnerhub help)", config.ErrInvalid, cmd)

@@ -87,7 +87,10 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, ready fu
 		return err
 	}
 	svc := services{pool: pool, tenants: tenant.NewService(pool, box,
-		tenant.WithSecretGrace(cfg.SigningKeyGrace), tenant.WithLogger(logger.With("component", "tenant"))), plugins: plugins.NewRegistry(pool)}
+		tenant.WithSecretGrace(cfg.SigningKeyGrace), tenant.WithLogger(logger.With("component", "tenant")))}
+	svc.plugins = plugins.NewRegistry(pool, plugins.WithSealer(box), plugins.WithAuditor(svc.tenants),
+		plugins.WithMaxSize(cfg.PluginMaxSize), plugins.WithTempDir(filepath.Join(cfg.DataDir, "plugins", "uploads")),
+		plugins.WithLogger(logger.With("component", "plugins")))
 	// Other nodes' tenant changes reach this node's environment cache by
 	// Postgres NOTIFY. The watcher has its own connection; it is stopped and
 	// waited for before the pool closes (defers run in reverse).
@@ -114,6 +117,14 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, ready fu
 		FetchPollInterval: cfg.JobFetchPollInterval, MaxAttempts: cfg.JobMaxAttempts,
 		JobTimeout:        cfg.PluginStartTimeout + cfg.PluginCallTimeout + 30*time.Second,
 		DeliveryRetention: cfg.DeliveryRetention,
+		RescueAfter:       cfg.JobRescueAfter,
+		RetryHorizon:      cfg.JobRetryHorizon, TenantConcurrency: cfg.JobTenantConcurrency,
+		BreakerFailures: cfg.JobBreakerFailures, BreakerCoolOff: cfg.JobBreakerCoolOff,
+	}
+	if jobsCfg.RescueAfter < jobsCfg.JobTimeout {
+		// River would rescue jobs that are still running on a live node.
+		return fmt.Errorf("%w: PARTNERHUB_JOB_RESCUE_AFTER (%s) must be at least the job timeout, %s (plugin start + call timeout + 30s)",
+			config.ErrInvalid, jobsCfg.RescueAfter, jobsCfg.JobTimeout)
 	}
 	enq, err := jobs.NewEnqueuer(pool, jobsCfg, logger)
 	if err != nil {
@@ -140,7 +151,16 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, ready fu
 		StartTimeout: cfg.PluginStartTimeout,
 		CallTimeout:  cfg.PluginCallTimeout,
 		RunAsUser:    cfg.PluginUser,
-		Logger:       logger.With("component", "plugins"),
+		MaxProcesses: cfg.PluginMaxProcesses,
+		IdleTimeout:  cfg.PluginIdleTimeout,
+		MaxCalls:     cfg.PluginMaxCalls,
+		Limits: host.Limits{
+			MemoryBytes: uint64(cfg.PluginMemoryLimit),
+			CPUTime:     cfg.PluginCPULimit,
+			Processes:   uint64(cfg.PluginMaxProcs),
+			OpenFiles:   uint64(cfg.PluginMaxFiles),
+		},
+		Logger: logger.With("component", "plugins"),
 	}, svc.plugins)
 	if err != nil {
 		return err

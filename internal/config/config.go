@@ -43,11 +43,27 @@ type Config struct {
 	JobFetchCooldown     time.Duration
 	JobFetchPollInterval time.Duration
 	JobMaxAttempts       int
+	// Retries of failing fulfilments and fairness between tenants (jobs).
+	JobRetryHorizon      time.Duration
+	JobTenantConcurrency int
+	JobBreakerFailures   int
+	JobBreakerCoolOff    time.Duration
+	JobRescueAfter       time.Duration // a job running this long is taken as abandoned by a dead node
 	DeliveryRetention    time.Duration
 
 	PluginStartTimeout time.Duration
 	PluginCallTimeout  time.Duration
 	PluginUser         string
+	PluginMaxSize      int64 // largest plugin executable an upload may send
+	// The plugin pool and the sandbox's resource limits (plugins/host); a
+	// zero limit is no limit.
+	PluginMaxProcesses int
+	PluginIdleTimeout  time.Duration
+	PluginMaxCalls     int
+	PluginMemoryLimit  int64 // address space per process, bytes
+	PluginCPULimit     time.Duration
+	PluginMaxProcs     int // processes and threads of the plugin user
+	PluginMaxFiles     int
 
 	UserInfoTimeout    time.Duration // deadline of the User Info Webhook's plugin call
 	RateLimitPerTenant int           // requests per second per tenant on /pay1st; 0: no limit
@@ -146,6 +162,28 @@ var settings = []Setting{
 		}},
 	{Env: "PARTNERHUB_JOB_MAX_ATTEMPTS", Flag: "job-max-attempts", Default: "25", Usage: "Attempts before a job is discarded and its fulfilment marked failed (1-100).",
 		set: func(c *Config, v string) error { n, err := intIn(v, 1, 100); c.JobMaxAttempts = n; return err }},
+	{Env: "PARTNERHUB_JOB_RETRY_HORIZON", Flag: "job-retry-horizon", Default: "24h", Usage: "How long a failing fulfilment is retried, backing off from a second to hours, before it is marked failed for an operator (1m-720h).",
+		set: func(c *Config, v string) error {
+			d, err := durIn(v, time.Minute, 720*time.Hour)
+			c.JobRetryHorizon = d
+			return err
+		}},
+	{Env: "PARTNERHUB_JOB_TENANT_CONCURRENCY", Flag: "job-tenant-concurrency", Default: "10", Usage: "Jobs one tenant environment runs at once on this node; its backlog beyond waits in a separate queue so other tenants are not delayed (1-10000).",
+		set: func(c *Config, v string) error { n, err := intIn(v, 1, 10000); c.JobTenantConcurrency = n; return err }},
+	{Env: "PARTNERHUB_JOB_BREAKER_FAILURES", Flag: "job-breaker-failures", Default: "5", Usage: "Failed plugin calls in a row after which a tenant environment's jobs pause for the cool-off without using up attempts (1-1000).",
+		set: func(c *Config, v string) error { n, err := intIn(v, 1, 1000); c.JobBreakerFailures = n; return err }},
+	{Env: "PARTNERHUB_JOB_BREAKER_COOL_OFF", Flag: "job-breaker-cool-off", Default: "30s", Usage: "How long a tenant environment's jobs pause once its plugin failed too often in a row (1s-1h).",
+		set: func(c *Config, v string) error {
+			d, err := durIn(v, time.Second, time.Hour)
+			c.JobBreakerCoolOff = d
+			return err
+		}},
+	{Env: "PARTNERHUB_JOB_RESCUE_AFTER", Flag: "job-rescue-after", Default: "1h", Usage: "How long a job may stay running before a live node takes its node for dead and retries it with the same idempotency key (1s-24h; at least the job timeout: plugin start + call timeout + 30s).",
+		set: func(c *Config, v string) error {
+			d, err := durIn(v, time.Second, 24*time.Hour)
+			c.JobRescueAfter = d
+			return err
+		}},
 	{Env: "PARTNERHUB_DELIVERY_RETENTION", Flag: "delivery-retention", Default: "2160h", Usage: "How long the deliveries log keeps each request (0 keeps them forever; otherwise 1h-87600h); an hourly job deletes older ones.",
 		set: func(c *Config, v string) error {
 			d, err := time.ParseDuration(v)
@@ -170,8 +208,59 @@ var settings = []Setting{
 			c.PluginCallTimeout = d
 			return err
 		}},
-	{Env: "PARTNERHUB_PLUGIN_USER", Flag: "plugin-user", Default: "nobody", Usage: "Unprivileged user plugins run as when partnerhub runs as root.",
+	{Env: "PARTNERHUB_PLUGIN_USER", Flag: "plugin-user", Default: "nobody", Usage: "Unprivileged user plugins run as when partnerhub runs as root: a user name, or a numeric uid:gid.",
 		set: func(c *Config, v string) error { c.PluginUser = v; return nonEmpty(v) }},
+	{Env: "PARTNERHUB_PLUGIN_MAX_SIZE", Flag: "plugin-max-size", Default: "67108864", Usage: "Largest plugin executable an upload may send, in bytes (1 KiB - 1 GiB); larger gets 413 and nothing is stored.",
+		set: func(c *Config, v string) error {
+			n, err := intIn(v, 1<<10, 1<<30)
+			c.PluginMaxSize = int64(n)
+			return err
+		}},
+	{Env: "PARTNERHUB_PLUGIN_MAX_PROCESSES", Flag: "plugin-max-processes", Default: "64", Usage: "Most plugin processes this node runs at once, across all tenants (1-10000); when full, the least recently used idle one is stopped.",
+		set: func(c *Config, v string) error { n, err := intIn(v, 1, 10000); c.PluginMaxProcesses = n; return err }},
+	{Env: "PARTNERHUB_PLUGIN_IDLE_TIMEOUT", Flag: "plugin-idle-timeout", Default: "10m", Usage: "A plugin process without calls for this long is stopped; the next call starts it again (1s-24h).",
+		set: func(c *Config, v string) error {
+			d, err := durIn(v, time.Second, 24*time.Hour)
+			c.PluginIdleTimeout = d
+			return err
+		}},
+	{Env: "PARTNERHUB_PLUGIN_MAX_CALLS", Flag: "plugin-max-calls", Default: "16", Usage: "Most calls in flight to one plugin process (1-1000); more wait, within their deadline, for one to finish.",
+		set: func(c *Config, v string) error { n, err := intIn(v, 1, 1000); c.PluginMaxCalls = n; return err }},
+	{Env: "PARTNERHUB_PLUGIN_MEMORY_LIMIT", Flag: "plugin-memory-limit", Default: "2147483648", Usage: "Address space of each plugin process, in bytes (RLIMIT_AS; 0 for none, else 1.5 GiB - 1 TiB: the Go runtime alone reserves about 750 MiB).",
+		set: func(c *Config, v string) error {
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil {
+				return fmt.Errorf("%q is not a whole number of bytes", v)
+			}
+			if n != 0 && (n < 3<<29 || n > 1<<40) {
+				return fmt.Errorf("%d is outside 1610612736..1099511627776 (or 0)", n)
+			}
+			c.PluginMemoryLimit = n
+			return nil
+		}},
+	{Env: "PARTNERHUB_PLUGIN_CPU_LIMIT", Flag: "plugin-cpu-limit", Default: "1h", Usage: "CPU time each plugin process may use over its life (RLIMIT_CPU; 0 for none, else 1s-720h); at the limit it is killed and restarted on next use.",
+		set: func(c *Config, v string) error {
+			d, err := time.ParseDuration(v)
+			if err != nil {
+				return fmt.Errorf("%q is not a duration like 1h", v)
+			}
+			if d != 0 && (d < time.Second || d > 720*time.Hour) {
+				return fmt.Errorf("%s is outside 1s..720h (or 0)", d)
+			}
+			c.PluginCPULimit = d
+			return nil
+		}},
+	{Env: "PARTNERHUB_PLUGIN_MAX_PROCS", Flag: "plugin-max-procs", Default: "4096", Usage: "Processes and threads the plugin user may have, counted over all plugins running as that user (RLIMIT_NPROC; 0 for none, else 64-1000000); applied only when partnerhub runs as root.",
+		set: func(c *Config, v string) error {
+			n, err := intIn(v, 0, 1_000_000)
+			if err == nil && n != 0 && n < 64 {
+				err = fmt.Errorf("%d is outside 64..1000000 (or 0)", n)
+			}
+			c.PluginMaxProcs = n
+			return err
+		}},
+	{Env: "PARTNERHUB_PLUGIN_MAX_FILES", Flag: "plugin-max-files", Default: "1024", Usage: "Open files (and sockets) of each plugin process (RLIMIT_NOFILE; 16-1048576).",
+		set: func(c *Config, v string) error { n, err := intIn(v, 16, 1<<20); c.PluginMaxFiles = n; return err }},
 	{Env: "PARTNERHUB_USER_INFO_TIMEOUT", Flag: "user-info-timeout", Default: "3s", Usage: "How long the User Info Webhook waits for the active plugin before answering 504 (100ms-30s).",
 		set: func(c *Config, v string) error {
 			d, err := durIn(v, 100*time.Millisecond, 30*time.Second)
