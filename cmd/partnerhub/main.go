@@ -1,7 +1,7 @@
 // Command partnerhub is the one partnerhub binary: the server (serve), its
 // database migrations (migrate), a self-contained development stack (dev),
-// the OpenAPI document (openapi), its version (version) and a client verb to
-// upload and activate plugins (plugin push).
+// the OpenAPI document (openapi), its version (version), a client verb to
+// upload and activate plugins (plugin push) and a fake Pay1st (sim).
 package main
 
 import (
@@ -28,6 +28,7 @@ Usage:
   partnerhub dev     [flags]   private Postgres, demo tenant with the wallet plugin, server on :8080
   partnerhub openapi           print the OpenAPI document (YAML)
   partnerhub plugin push ...   upload a plugin executable, optionally activate it (plugin push -h)
+  partnerhub sim     [flags]   run a fake Pay1st for development and tests (sim -h)
   partnerhub version           print the version
 
 Flags (each also an environment variable):
@@ -73,6 +74,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return nil
 	case "plugin":
 		return pluginCmd(ctx, rest, os.Getenv, stdout, stderr)
+	case "sim":
+		return simCmd(ctx, rest, os.Getenv, stdout, stderr)
 	case "serve", "migrate", "dev":
 	default:
 		return fmt.Errorf("%w: unknown command %q (try partnerhub help)", config.ErrInvalid, cmd)
