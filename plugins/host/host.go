@@ -16,14 +16,21 @@
 //
 // Processes are sandboxed (see docs/plugins.md, "Sandbox"): an empty
 // environment, a private working directory, their own process group, a
-// parent-death signal, an unprivileged user when the host runs as root, and
-// resource limits (address space, CPU time, processes, open files).
+// parent-death signal, an unprivileged user when the host runs as root (one
+// uid per tenant environment from a configured range, so tenants cannot
+// signal each other's processes, read each other's data or share a process
+// budget), and resource limits (address space, CPU time, processes, open
+// files).
+//
+// Probe starts a candidate version outside the pool's slots, so that
+// checking an activation never disturbs the process serving traffic.
 package host
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"path/filepath"
 	"regexp"
@@ -42,7 +49,14 @@ const (
 	DefaultMaxCalls          = 16
 	DefaultRestartBackoff    = time.Second
 	DefaultRestartBackoffMax = time.Minute
+	DefaultUIDCount          = 100_000_000
+	DefaultMaxFetches        = 4
+	DefaultCacheTTL          = 7 * 24 * time.Hour
 )
+
+// maxUID is the largest usable uid: (uid_t)-1 means "no change" to the
+// kernel's set*id calls.
+const maxUID = 1<<32 - 2
 
 // Config configures a Host. Zero values take the defaults; a zero Limits
 // field means no limit.
@@ -53,8 +67,16 @@ type Config struct {
 	CallTimeout  time.Duration // default 30s: a call (waiting for a call slot included) never takes longer, unless ctx's deadline is earlier
 	// RunAsUser is the user plugins run as when the host runs as root (euid
 	// 0): a user name or a numeric "uid:gid" (needs no passwd entry).
-	// Default "nobody".
+	// Default "nobody". With a UIDBase, RunAsUser is only the owner that
+	// older working directories are migrated from.
 	RunAsUser string
+	// UIDBase, when not 0, gives every tenant environment a user of its
+	// own when the host runs as root: uid and gid UIDBase + 2*TenantID,
+	// plus 1 for production (see Key.TenantID). No passwd entry is needed.
+	// UIDCount (default 100,000,000) is the size of the range: a tenant
+	// whose ids fall outside it cannot run plugins. 0 keeps every plugin
+	// under RunAsUser.
+	UIDBase, UIDCount uint32
 
 	MaxProcesses int           // live plugin processes across all tenants; default 64
 	IdleTimeout  time.Duration // a process without calls for this long is stopped; default 10m
@@ -64,6 +86,16 @@ type Config struct {
 	// doubles per failure up to RestartBackoffMax. Defaults 1s and 1m.
 	RestartBackoff    time.Duration
 	RestartBackoffMax time.Duration
+
+	// MaxFetches bounds the binaries fetched from the BlobSource at once
+	// (default 4): a restart with many cold starts must not hold every
+	// executable in flight at the same time.
+	MaxFetches int
+	// CacheTTL is how long a cached binary no process started from stays
+	// on disk (default 7 days); binaries of live processes are never
+	// removed. The cache is pruned at New and then every CacheTTL/4 (at
+	// most hourly).
+	CacheTTL time.Duration
 
 	Limits Limits       // resource limits of each plugin process
 	Logger *slog.Logger // nil discards
@@ -82,17 +114,25 @@ type Limits struct {
 	CPUTime time.Duration
 	// Processes limits the processes and threads of the plugin's user
 	// (RLIMIT_NPROC): the kernel counts every process of that user, so
-	// plugins sharing one user share this budget. Applied only when the
-	// host runs as root, so that plugins have a user of their own.
+	// plugins sharing one user (no UIDBase) share this budget; with a
+	// UIDBase it is per tenant environment. Applied only when the host
+	// runs as root, so that plugins have a user of their own.
 	Processes uint64
 	// OpenFiles limits open file descriptors per process (RLIMIT_NOFILE).
 	OpenFiles uint64
 }
 
 // BlobSource fetches a plugin executable by its hex sha256 (from Postgres,
-// in production). The host verifies the bytes against the hash.
+// in production). The host verifies the bytes against the hash. A source
+// that also implements BlobWriter is streamed instead.
 type BlobSource interface {
 	Blob(ctx context.Context, sha256 string) ([]byte, error)
+}
+
+// BlobWriter streams an executable into w, so that fetching it never holds
+// it whole in memory. It returns the bytes written.
+type BlobWriter interface {
+	WriteBlob(ctx context.Context, sha256 string, w io.Writer) (int64, error)
 }
 
 // Key names the plugin to run: a version (SHA256 and Settings) of the
@@ -100,7 +140,10 @@ type BlobSource interface {
 // Env); asking for another SHA256 or other Settings replaces it.
 type Key struct {
 	PartnerCode, Env, SHA256 string
-	Settings                 map[string]string
+	// TenantID picks the tenant's plugin user when Config.UIDBase is set
+	// (then it must be positive and Env "staging" or "production").
+	TenantID int64
+	Settings map[string]string
 }
 
 var (
@@ -117,6 +160,8 @@ func (k Key) validate() error {
 		return fmt.Errorf("%w: environment %q", ErrInvalidKey, k.Env)
 	case !sha256Syntax.MatchString(k.SHA256):
 		return fmt.Errorf("%w: sha256 %q: want 64 lowercase hex digits", ErrInvalidKey, k.SHA256)
+	case k.TenantID < 0:
+		return fmt.Errorf("%w: tenant id %d", ErrInvalidKey, k.TenantID)
 	}
 	return nil
 }
@@ -133,6 +178,10 @@ type Host struct {
 	slots  map[slotKey]*slot
 	live   int           // processes starting, running or being stopped; at most cfg.MaxProcesses
 	change chan struct{} // closed (and replaced) whenever live or a call count drops: see broadcastLocked
+
+	pins     map[string]int           // cached binaries (sha256) that processes starting, running or probing use: never pruned
+	fetching map[string]chan struct{} // binaries being fetched, closed when done: one fetch per binary
+	fetches  chan struct{}            // capacity MaxFetches
 
 	bg            sync.WaitGroup  // starts, stops, exit watchers and the idle reaper, so Close can wait for them
 	closing       context.Context // cancelled by Close: ends every wait in Get and the idle reaper
@@ -156,6 +205,14 @@ func New(cfg Config, src BlobSource) (*Host, error) {
 	setDefault(&cfg.MaxCalls, DefaultMaxCalls)
 	setDefault(&cfg.RestartBackoff, DefaultRestartBackoff)
 	setDefault(&cfg.RestartBackoffMax, DefaultRestartBackoffMax)
+	setDefault(&cfg.MaxFetches, DefaultMaxFetches)
+	setDefault(&cfg.CacheTTL, DefaultCacheTTL)
+	if cfg.UIDBase != 0 {
+		setDefault(&cfg.UIDCount, DefaultUIDCount)
+		if uint64(cfg.UIDBase)+uint64(cfg.UIDCount)-1 > maxUID || cfg.UIDCount < 2 {
+			return nil, fmt.Errorf("host: plugin uid range %d+%d is not within 1..%d", cfg.UIDBase, cfg.UIDCount, uint64(maxUID))
+		}
+	}
 	cfg.RestartBackoffMax = max(cfg.RestartBackoffMax, cfg.RestartBackoff)
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -168,12 +225,14 @@ func New(cfg Config, src BlobSource) (*Host, error) {
 	if cfg.WorkDir, err = filepath.Abs(cfg.WorkDir); err != nil {
 		return nil, fmt.Errorf("host: work dir: %w", err)
 	}
+	// 0711: plugin users may reach what they are told the name of (their
+	// binary, their working directory) but not list other tenants'.
 	for _, dir := range []string{cfg.CacheDir, cfg.WorkDir} {
-		if err := makeDir(dir, 0o755); err != nil {
+		if err := makeDir(dir, 0o711); err != nil {
 			return nil, fmt.Errorf("host: %w", err)
 		}
 	}
-	sb, err := newSandbox(cfg.RunAsUser, cfg.Limits)
+	sb, err := newSandbox(cfg.RunAsUser, uidRange{cfg.UIDBase, cfg.UIDCount}, cfg.Limits)
 	if err != nil {
 		return nil, fmt.Errorf("host: %w", err)
 	}
@@ -183,15 +242,20 @@ func New(cfg Config, src BlobSource) (*Host, error) {
 		}
 	}
 	h := &Host{
-		cfg:     cfg,
-		src:     src,
-		log:     cfg.Logger,
-		sandbox: sb,
-		slots:   map[slotKey]*slot{},
-		change:  make(chan struct{}),
+		cfg:      cfg,
+		src:      src,
+		log:      cfg.Logger,
+		sandbox:  sb,
+		slots:    map[slotKey]*slot{},
+		change:   make(chan struct{}),
+		pins:     map[string]int{},
+		fetching: map[string]chan struct{}{},
+		fetches:  make(chan struct{}, cfg.MaxFetches),
 	}
 	h.closing, h.cancelClosing = context.WithCancel(context.Background())
+	h.pruneCache()
 	h.bg.Go(h.reapIdle)
+	h.bg.Go(h.pruneCacheEvery)
 	return h, nil
 }
 

@@ -3,6 +3,7 @@ package host
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/user"
 	"path/filepath"
@@ -17,11 +18,41 @@ import (
 
 // sandbox holds the Linux-specific process settings.
 type sandbox struct {
-	// cred is the user plugins run as; nil when the host is not root and
-	// plugins simply run as the host's own user.
+	root bool // the host runs as root: plugins switch user
+	// cred is RunAsUser (nil when the host is not root): the shared plugin
+	// user when uids is disabled, else only whom older working
+	// directories are taken over from.
 	cred   *syscall.Credential
 	user   string
+	uids   uidRange
 	limits []rlimit
+}
+
+// ident is the user one plugin process runs as; a nil cred is the host's
+// own user (the host is not root).
+type ident struct{ cred *syscall.Credential }
+
+func (id ident) String() string {
+	if id.cred == nil {
+		return "the host's user"
+	}
+	return fmt.Sprintf("%d:%d", id.cred.Uid, id.cred.Gid)
+}
+
+// identFor is the user key's process runs as: its tenant environment's own
+// with a uid range, else the shared RunAsUser, or the host's own user.
+func (s sandbox) identFor(key Key) (ident, error) {
+	switch {
+	case !s.root:
+		return ident{}, nil
+	case s.uids.enabled():
+		uid, err := s.uids.uidFor(key)
+		if err != nil {
+			return ident{}, err
+		}
+		return ident{&syscall.Credential{Uid: uid, Gid: uid}}, nil
+	}
+	return ident{s.cred}, nil
 }
 
 // rlimit is one resource limit set on each plugin process.
@@ -38,14 +69,17 @@ var rlimitNPROC = map[bool]int{false: 6, true: 8}[strings.HasPrefix(runtime.GOAR
 // uidGID is a numeric "uid:gid" RunAsUser, which needs no passwd entry.
 var uidGID = regexp.MustCompile(`^([0-9]+):([0-9]+)$`)
 
-func newSandbox(runAs string, l Limits) (sandbox, error) {
-	var sb sandbox
+func newSandbox(runAs string, uids uidRange, l Limits) (sandbox, error) {
+	sb := sandbox{uids: uids}
 	if os.Geteuid() == 0 {
 		cred, err := runAsCredential(runAs)
 		if err != nil {
 			return sandbox{}, err
 		}
-		sb.cred, sb.user = cred, runAs
+		sb.root, sb.cred, sb.user = true, cred, runAs
+		if uids.contains(cred.Uid) || uids.contains(cred.Gid) {
+			return sandbox{}, fmt.Errorf("run-as user %s lies in the per-tenant plugin uid range", runAs)
+		}
 	}
 	if l.MemoryBytes > 0 {
 		sb.limits = append(sb.limits, rlimit{"address space", syscall.RLIMIT_AS, l.MemoryBytes})
@@ -57,7 +91,7 @@ func newSandbox(runAs string, l Limits) (sandbox, error) {
 	// RLIMIT_NPROC counts every process of the user. Plugins of a non-root
 	// host run as the host's own user, whose count includes the host and
 	// whatever else that user runs: the limit would not mean anything.
-	if l.Processes > 0 && sb.cred != nil {
+	if l.Processes > 0 && sb.root {
 		sb.limits = append(sb.limits, rlimit{"processes", rlimitNPROC, l.Processes})
 	}
 	if l.OpenFiles > 0 {
@@ -110,8 +144,8 @@ func runAsCredential(runAs string) (*syscall.Credential, error) {
 //
 // With limits, the shim (shim_linux.go) switches user itself, after setting
 // them.
-func (s sandbox) procAttr() *syscall.SysProcAttr {
-	attr := &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true, Credential: s.cred}
+func (s sandbox) procAttr(id ident) *syscall.SysProcAttr {
+	attr := &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true, Credential: id.cred}
 	if len(s.limits) > 0 {
 		attr.Credential = nil
 	}
@@ -120,11 +154,11 @@ func (s sandbox) procAttr() *syscall.SysProcAttr {
 
 // command returns the executable and argv that start bin: bin itself, or
 // this executable as the shim that limits and then execs it.
-func (s sandbox) command(bin string) (path string, args []string) {
+func (s sandbox) command(bin string, id ident) (path string, args []string) {
 	if len(s.limits) == 0 {
 		return bin, []string{bin}
 	}
-	return "/proc/self/exe", shimArgs(s, bin)
+	return "/proc/self/exe", shimArgs(s, id, bin)
 }
 
 // prlimit is prlimit(2); pid 0 is the calling process.
@@ -183,21 +217,27 @@ func killGroup(pgid int) {
 	}
 }
 
-// own gives the plugin's user its working directory. Only the directory
-// itself: chowning what a plugin put inside would follow its hard links.
-func (s sandbox) own(dir string) error {
-	if s.cred == nil {
+// own gives the plugin's user its directory (working or socket directory).
+// Only the directory itself: see adopt for what is inside.
+func (s sandbox) own(dir string, id ident) error {
+	if id.cred == nil {
 		return nil
 	}
-	return os.Chown(dir, int(s.cred.Uid), int(s.cred.Gid))
+	return os.Lchown(dir, int(id.cred.Uid), int(id.cred.Gid))
 }
 
-// checkReachable fails early when the plugin user could not reach dir (so
+// checkReachable fails early when a plugin user could not reach dir (so
 // could not exec a cached binary or enter its working directory): every
-// directory from dir up to / must be searchable by it.
+// directory from dir up to / must be searchable by it. With a uid range,
+// by the first user of the range, which owns nothing there: so by anyone.
 func (s sandbox) checkReachable(dir string) error {
-	if s.cred == nil {
+	if !s.root {
 		return nil
+	}
+	cred, name := s.cred, s.user
+	if s.uids.enabled() {
+		cred = &syscall.Credential{Uid: s.uids.base, Gid: s.uids.base}
+		name = "the per-tenant plugin users"
 	}
 	for p := dir; ; p = filepath.Dir(p) {
 		fi, err := os.Stat(p)
@@ -209,8 +249,8 @@ func (s sandbox) checkReachable(dir string) error {
 			return fmt.Errorf("%s: no ownership information", p)
 		}
 		perm := fi.Mode().Perm()
-		if perm&0o001 == 0 && (st.Gid != s.cred.Gid || perm&0o010 == 0) && (st.Uid != s.cred.Uid || perm&0o100 == 0) {
-			return fmt.Errorf("%s (mode %v) is not searchable by %s: plugins could not reach %s", p, perm, s.user, dir)
+		if perm&0o001 == 0 && (st.Gid != cred.Gid || perm&0o010 == 0) && (st.Uid != cred.Uid || perm&0o100 == 0) {
+			return fmt.Errorf("%s (mode %v) is not searchable by %s: plugins could not reach %s", p, perm, name, dir)
 		}
 		if p == filepath.Dir(p) {
 			return nil
@@ -220,3 +260,59 @@ func (s sandbox) checkReachable(dir string) error {
 
 // isBusy reports exec's ETXTBSY (see busyRetries).
 func isBusy(err error) bool { return errors.Is(err, syscall.ETXTBSY) }
+
+// adopt hands what an earlier plugin user left in dir (the shared
+// RunAsUser before per-tenant users were turned on, or another uid of the
+// range) to id, so that a tenant's data survives the switch. Called only
+// when dir itself changes owner. It goes through os.Root, so a symlink never
+// leads outside dir, and leaves alone what no plugin user owns and any
+// non-directory with more than one link: chowning that would also hand
+// over the file behind its other name. It returns what it left alone.
+func (s sandbox) adopt(dir string, id ident) ([]string, error) {
+	if id.cred == nil {
+		return nil, nil
+	}
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = root.Close() }()
+	var skipped []string
+	err = fs.WalkDir(root.FS(), ".", func(path string, _ fs.DirEntry, err error) error {
+		if err != nil || path == "." {
+			return err
+		}
+		fi, err := root.Lstat(path)
+		if err != nil {
+			return err
+		}
+		st, ok := fi.Sys().(*syscall.Stat_t)
+		if !ok || (st.Uid == id.cred.Uid && st.Gid == id.cred.Gid) {
+			return nil
+		}
+		if !s.pluginUser(st.Uid) || (!fi.IsDir() && st.Nlink > 1) {
+			skipped = append(skipped, path)
+			return nil
+		}
+		return root.Lchown(path, int(id.cred.Uid), int(id.cred.Gid))
+	})
+	return skipped, err
+}
+
+// pluginUser reports whether uid is one plugins run as.
+func (s sandbox) pluginUser(uid uint32) bool {
+	return (s.cred != nil && uid == s.cred.Uid) || s.uids.contains(uid)
+}
+
+// ownedBy reports whether path's owner is already id's user.
+func ownedBy(path string, id ident) bool {
+	if id.cred == nil {
+		return true
+	}
+	fi, err := os.Lstat(path)
+	if err != nil {
+		return false
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	return ok && st.Uid == id.cred.Uid && st.Gid == id.cred.Gid
+}

@@ -9,16 +9,27 @@ import "syscall"
 // keeps development elsewhere possible.
 type sandbox struct{}
 
-func newSandbox(string, Limits) (sandbox, error) { return sandbox{}, nil }
+// ident is the user a plugin runs as: always the host's own here.
+type ident struct{}
 
-func (sandbox) procAttr() *syscall.SysProcAttr { return nil }
+func (ident) String() string { return "the host's user" }
 
-func (sandbox) command(bin string) (string, []string) { return bin, []string{bin} }
+func newSandbox(string, uidRange, Limits) (sandbox, error) { return sandbox{}, nil }
+
+func (sandbox) identFor(Key) (ident, error) { return ident{}, nil }
+
+func (sandbox) procAttr(ident) *syscall.SysProcAttr { return nil }
+
+func (sandbox) command(bin string, _ ident) (string, []string) { return bin, []string{bin} }
 
 // SandboxMain does nothing off Linux; see the Linux version.
 func SandboxMain() {}
 
-func (sandbox) own(string) error { return nil }
+func (sandbox) own(string, ident) error { return nil }
+
+func (sandbox) adopt(string, ident) ([]string, error) { return nil, nil }
+
+func ownedBy(string, ident) bool { return true }
 
 func (sandbox) checkReachable(string) error { return nil }
 

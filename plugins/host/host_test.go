@@ -98,7 +98,7 @@ func (h *Host) running(partner, env string) *instance {
 }
 
 func walletKey(bin plugintest.Binary, env string) Key {
-	return Key{PartnerCode: "acme", Env: env, SHA256: bin.SHA256}
+	return Key{PartnerCode: "acme", TenantID: testTenantIDs["acme"], Env: env, SHA256: bin.SHA256}
 }
 
 func gold(amount string) sdk.Item {

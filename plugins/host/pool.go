@@ -79,6 +79,10 @@ func (h *Host) Get(ctx context.Context, key Key) (sdk.Plugin, error) {
 	if err := key.validate(); err != nil {
 		return nil, err
 	}
+	id, err := h.sandbox.identFor(key)
+	if err != nil {
+		return nil, err
+	}
 	version := versionOf(key)
 	sk := slotKey{key.PartnerCode, key.Env}
 
@@ -154,11 +158,18 @@ func (h *Host) Get(ctx context.Context, key Key) (sdk.Plugin, error) {
 	if err != nil {
 		return nil, err
 	}
+	dir, err := h.workDir(key, id)
+	if err != nil {
+		h.unpin(key.SHA256)
+		return nil, fmt.Errorf("%w: %w", ErrStart, err)
+	}
 	if err := h.reserve(ctx); err != nil {
+		h.unpin(key.SHA256)
 		return nil, err
 	}
-	inst, err := h.start(ctx, key, bin)
+	inst, err := h.start(ctx, key, bin, dir, id)
 	if err != nil {
+		h.unpin(key.SHA256)
 		h.mu.Lock()
 		h.live--
 		h.broadcastLocked()
@@ -335,6 +346,7 @@ func (h *Host) watch(inst *instance) {
 	status := inst.runner.exitStatus()
 	h.mu.Lock()
 	h.live--
+	h.unpinLocked(inst.key.SHA256) // Get pinned its binary
 	crashed := !inst.stopping
 	if crashed {
 		inst.stopping = true

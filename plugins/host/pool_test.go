@@ -13,8 +13,11 @@ import (
 	"github.com/partnerhub/partnerhub/plugins/sdk"
 )
 
+// testTenantIDs numbers the tests' tenants, for per-tenant plugin users.
+var testTenantIDs = map[string]int64{"acme": 1, "a": 2, "b": 3, "c": 4, "evil": 5, "bystander": 6}
+
 func tenantKey(partner string, bin plugintest.Binary) Key {
-	return Key{PartnerCode: partner, Env: "staging", SHA256: bin.SHA256}
+	return Key{PartnerCode: partner, TenantID: testTenantIDs[partner], Env: "staging", SHA256: bin.SHA256}
 }
 
 // fulfil gets key's plugin and fulfils for player.

@@ -37,15 +37,15 @@ type procRunner struct {
 
 var _ runner.Runner = (*procRunner)(nil)
 
-// newRunner builds the command for bin in dir. env is go-plugin's handshake
-// environment and nothing else (SkipHostEnv).
-func newRunner(sb sandbox, bin, dir string, env []string) (*procRunner, error) {
-	path, args := sb.command(bin)
+// newRunner builds the command for bin in dir, run as id. env is
+// go-plugin's handshake environment and nothing else (SkipHostEnv).
+func newRunner(sb sandbox, id ident, bin, dir string, env []string) (*procRunner, error) {
+	path, args := sb.command(bin, id)
 	cmd := exec.Command(path)
 	cmd.Args = args
 	cmd.Env = env
 	cmd.Dir = dir
-	cmd.SysProcAttr = sb.procAttr()
+	cmd.SysProcAttr = sb.procAttr(id)
 	// Stdin stays nil (/dev/null): the plugin gets nothing of ours.
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {

@@ -44,10 +44,10 @@ func SandboxMain() {
 
 // shimArgs encodes what runShim needs: parent pid, uid and gid (-1: keep),
 // resource=value pairs, "--", the plugin path.
-func shimArgs(s sandbox, bin string) []string {
+func shimArgs(s sandbox, id ident, bin string) []string {
 	uid, gid := "-1", "-1"
-	if s.cred != nil {
-		uid, gid = strconv.FormatUint(uint64(s.cred.Uid), 10), strconv.FormatUint(uint64(s.cred.Gid), 10)
+	if id.cred != nil {
+		uid, gid = strconv.FormatUint(uint64(id.cred.Uid), 10), strconv.FormatUint(uint64(id.cred.Gid), 10)
 	}
 	args := []string{shimArg0, strconv.Itoa(os.Getpid()), uid, gid}
 	for _, l := range s.limits {

@@ -27,15 +27,12 @@ import (
 const busyRetries = 5
 
 // start verifies the cached binary bin, then starts, describes and
-// configures the plugin for key. On error nothing is left running.
-func (h *Host) start(ctx context.Context, key Key, bin string) (*instance, error) {
+// configures the plugin for key in dir, as id. On error nothing is left
+// running.
+func (h *Host) start(ctx context.Context, key Key, bin, dir string, id ident) (*instance, error) {
 	log := h.log.With("partner_code", key.PartnerCode, "env", key.Env, "sha256", key.SHA256)
-	dir, err := h.workDir(key)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrStart, err)
-	}
-
 	began := time.Now()
+	var err error
 	var c *plugin.Client
 	var r *procRunner
 	var rpc plugin.ClientProtocol
@@ -48,7 +45,7 @@ func (h *Host) start(ctx context.Context, key Key, bin string) (*instance, error
 			return nil, fmt.Errorf("%w: cached %s: %w", ErrChecksum, bin, err)
 		}
 		r = nil
-		c = plugin.NewClient(h.clientConfig(bin, dir, log, &r))
+		c = plugin.NewClient(h.clientConfig(bin, dir, id, log, &r))
 		rpc, err = c.Client()
 		if err == nil {
 			break
@@ -68,7 +65,7 @@ func (h *Host) start(ctx context.Context, key Key, bin string) (*instance, error
 	}
 	inst.runner = r
 	inst.pid = r.pid
-	log.Info("plugin started", "pid", inst.pid, "name", inst.desc.Name, "version", inst.desc.Version,
+	log.Info("plugin started", "pid", inst.pid, "user", id.String(), "name", inst.desc.Name, "version", inst.desc.Version,
 		"took", time.Since(began))
 	return inst, nil
 }
@@ -109,10 +106,10 @@ func (h *Host) handshake(ctx context.Context, key Key, c *plugin.Client, rpc plu
 	}, nil
 }
 
-// clientConfig starts bin through a procRunner (stored in *r), so the
-// sandbox applies. go-plugin's own checksum check needs its default runner,
-// hence verifyFile.
-func (h *Host) clientConfig(bin, dir string, log *slog.Logger, r **procRunner) *plugin.ClientConfig {
+// clientConfig starts bin through a procRunner (stored in *r) as id, so
+// the sandbox applies. go-plugin's own checksum check needs its default
+// runner, hence verifyFile.
+func (h *Host) clientConfig(bin, dir string, id ident, log *slog.Logger, r **procRunner) *plugin.ClientConfig {
 	return &plugin.ClientConfig{
 		HandshakeConfig:  sdk.Handshake,
 		Plugins:          sdk.PluginMap(nil),
@@ -123,10 +120,10 @@ func (h *Host) clientConfig(bin, dir string, log *slog.Logger, r **procRunner) *
 		Logger:           newHCLogger(log),
 		RunnerFunc: runnerFunc(func(cmd *exec.Cmd, socketDir string) (runner.Runner, error) {
 			// go-plugin made socketDir (0700) for the plugin's Unix socket.
-			if err := h.sandbox.own(socketDir); err != nil {
+			if err := h.sandbox.own(socketDir, id); err != nil {
 				return nil, fmt.Errorf("socket dir: %w", err)
 			}
-			run, err := newRunner(h.sandbox, bin, dir, cmd.Env)
+			run, err := newRunner(h.sandbox, id, bin, dir, cmd.Env)
 			if err != nil {
 				return nil, err
 			}
@@ -153,76 +150,30 @@ func verifyFile(path, sha string) error {
 	return nil
 }
 
-// binary returns the path of the cached executable for sha, fetching and
-// verifying it first if it is not cached yet.
-func (h *Host) binary(ctx context.Context, sha string) (string, error) {
-	path := filepath.Join(h.cfg.CacheDir, sha)
-	if fi, err := os.Lstat(path); err == nil && fi.Mode().IsRegular() {
-		return path, nil // go-plugin verifies the checksum again before exec
-	}
-	blob, err := h.src.Blob(ctx, sha)
-	if err != nil {
-		return "", fmt.Errorf("%w: fetch %s: %w", ErrStart, sha, err)
-	}
-	got := sha256.Sum256(blob)
-	if hex.EncodeToString(got[:]) != sha {
-		return "", fmt.Errorf("%w: fetched %d bytes for %s hash to %x", ErrChecksum, len(blob), sha, got)
-	}
-	if err := writeFileAtomic(path, blob, 0o555); err != nil {
-		return "", fmt.Errorf("%w: cache %s: %w", ErrStart, sha, err)
-	}
-	h.log.Info("plugin binary cached", "sha256", sha, "bytes", len(blob))
-	return path, nil
-}
-
-// writeFileAtomic writes data to path via a temporary file in the same
-// directory, so nobody ever sees (or executes) a partial file.
-func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, ".tmp-"+filepath.Base(path)+"-*")
-	if err != nil {
-		return err
-	}
-	defer func() { _ = os.Remove(tmp.Name()) }() // no-op once renamed
-	if _, err := tmp.Write(data); err != nil {
-		_ = tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		_ = tmp.Close()
-		return err
-	}
-	if err := tmp.Chmod(perm); err != nil {
-		_ = tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return err
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer func() { _ = d.Close() }()
-	return d.Sync()
-}
-
-// workDir creates WorkDir/<partnerCode>/<env>, private to the plugin's user.
-func (h *Host) workDir(key Key) (string, error) {
+// workDir creates WorkDir/<partnerCode>/<env>, private to id. A directory
+// another plugin user owned (before per-tenant users, say) is handed over
+// with what is inside.
+func (h *Host) workDir(key Key, id ident) (string, error) {
 	parent := filepath.Join(h.cfg.WorkDir, key.PartnerCode)
-	if err := makeDir(parent, 0o755); err != nil {
+	if err := makeDir(parent, 0o711); err != nil {
 		return "", err
 	}
 	dir := filepath.Join(parent, key.Env)
 	if err := makeDir(dir, 0o700); err != nil {
 		return "", err
 	}
-	if err := h.sandbox.own(dir); err != nil {
+	if ownedBy(dir, id) {
+		return dir, nil
+	}
+	if err := h.sandbox.own(dir, id); err != nil {
 		return "", fmt.Errorf("work dir %s: %w", dir, err)
 	}
+	skipped, err := h.sandbox.adopt(dir, id)
+	if err != nil {
+		return "", fmt.Errorf("work dir %s: hand over to %s: %w", dir, id, err)
+	}
+	h.log.Info("plugin working directory handed to its user", "partner_code", key.PartnerCode, "env", key.Env,
+		"user", id.String(), "left_alone", skipped)
 	return dir, nil
 }
 

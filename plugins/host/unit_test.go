@@ -51,6 +51,44 @@ func TestKeyValidate(t *testing.T) {
 	}
 }
 
+func TestUIDRange(t *testing.T) {
+	t.Parallel()
+	r := uidRange{base: 2_000_000_000, count: 100}
+	tests := []struct {
+		name   string
+		tenant int64
+		env    string
+		uid    uint32
+		ok     bool
+	}{
+		{"first tenant staging", 1, "staging", 2_000_000_002, true},
+		{"first tenant production", 1, "production", 2_000_000_003, true},
+		{"second tenant staging", 2, "staging", 2_000_000_004, true},
+		{"last tenant that fits", 49, "production", 2_000_000_099, true},
+		{"beyond the range", 50, "staging", 0, false},
+		{"far beyond the range", 1 << 40, "staging", 0, false},
+		{"no tenant id", 0, "staging", 0, false},
+		{"negative tenant id", -1, "staging", 0, false},
+		{"unknown environment", 1, "qa", 0, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			uid, err := r.uidFor(Key{PartnerCode: "acme", TenantID: tt.tenant, Env: tt.env})
+			if !tt.ok {
+				require.ErrorIs(t, err, ErrInvalidKey)
+				return
+			}
+			require.NoError(t, err)
+			require.Equal(t, tt.uid, uid)
+			require.True(t, r.contains(uid))
+		})
+	}
+	require.False(t, r.contains(1_999_999_999))
+	require.False(t, r.contains(2_000_000_100))
+	require.False(t, uidRange{}.contains(0), "disabled")
+}
+
 func TestGetRejectsInvalidKey(t *testing.T) {
 	t.Parallel()
 	h := newTestHost(t, plugintest.NewSource())
@@ -79,8 +117,20 @@ func TestNewValidatesConfig(t *testing.T) {
 	for _, dir := range []string{ok.CacheDir, ok.WorkDir} {
 		fi, err := os.Stat(dir)
 		require.NoError(t, err)
-		require.Equal(t, os.FileMode(0o755), fi.Mode().Perm())
+		require.Equal(t, os.FileMode(0o711), fi.Mode().Perm(), "searchable, not listable, by plugin users")
 	}
+	require.Equal(t, DefaultMaxFetches, cap(h.fetches))
+	require.Equal(t, DefaultCacheTTL, h.cfg.CacheTTL)
+	require.Zero(t, h.cfg.UIDBase, "one shared plugin user unless a range is configured")
+
+	for _, r := range []struct{ base, count uint32 }{{1<<32 - 10, 100}, {1000, 1}, {1<<32 - 2, 0}} {
+		_, err := New(Config{CacheDir: ok.CacheDir, WorkDir: ok.WorkDir, UIDBase: r.base, UIDCount: r.count}, src)
+		require.ErrorContains(t, err, "uid range", "%d+%d", r.base, r.count)
+	}
+	h2, err := New(Config{CacheDir: ok.CacheDir, WorkDir: ok.WorkDir, UIDBase: 2_000_000_000}, src)
+	require.NoError(t, err)
+	require.Equal(t, uint32(DefaultUIDCount), h2.cfg.UIDCount)
+	require.NoError(t, h2.Close())
 	require.NoError(t, h.Close())
 }
 

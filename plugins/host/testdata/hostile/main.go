@@ -17,6 +17,9 @@
 //   - "fork": starts copies of itself that sleep, until it cannot; the
 //     result's reference says how many, its reason why it stopped.
 //   - "spin": burns CPU forever.
+//   - "read:<path>", "write:<path>", "list:<path>", "kill:<pid>": tries to
+//     read, overwrite or list another tenant's files, or SIGKILL another
+//     process; the result's reason is "ok" (plus what it read) or the error.
 //   - anything else: fulfilled.
 //
 // LookupUser reports in ErrorMessage what it could find of the host's
@@ -30,7 +33,9 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/partnerhub/partnerhub/plugins/sdk"
@@ -59,6 +64,9 @@ func (hostile) LookupUser(context.Context, sdk.LookupUserRequest) (sdk.LookupUse
 var hoard [][]byte // what "alloc" keeps
 
 func (hostile) Fulfil(ctx context.Context, req sdk.FulfilRequest) (sdk.Result, error) {
+	if op, arg, ok := strings.Cut(req.PlayerID, ":"); ok {
+		return sdk.Result{Outcome: sdk.OutcomeFulfilled, Reference: op, Reason: trespass(op, arg)}, nil
+	}
 	switch req.PlayerID {
 	case "crash":
 		os.Exit(3)
@@ -99,6 +107,37 @@ func (hostile) Fulfil(ctx context.Context, req sdk.FulfilRequest) (sdk.Result, e
 		}
 	}
 	return sdk.Fulfilled("hostile-" + req.IdempotencyKey), nil
+}
+
+// trespass does op on arg and says what came of it.
+func trespass(op, arg string) string {
+	var out string
+	var err error
+	switch op {
+	case "read":
+		var b []byte
+		b, err = os.ReadFile(arg)
+		out = string(b)
+	case "write":
+		err = os.WriteFile(arg, []byte(`{"balances":{"mallory":{"GOLD":"1000000"}}}`), 0o644)
+	case "list":
+		var entries []os.DirEntry
+		entries, err = os.ReadDir(arg)
+		for _, e := range entries {
+			out += e.Name() + " "
+		}
+	case "kill":
+		var pid int
+		if pid, err = strconv.Atoi(arg); err == nil {
+			err = syscall.Kill(pid, syscall.SIGKILL)
+		}
+	default:
+		return "unknown operation " + op
+	}
+	if err != nil {
+		return err.Error()
+	}
+	return "ok " + out
 }
 
 func main() {
