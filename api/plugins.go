@@ -28,6 +28,7 @@ type PluginHandler struct {
 	tenants *tenant.Service
 	plugins *plugins.Registry
 	host    PluginHost
+	limits  PluginLimits
 	logger  *slog.Logger
 }
 
@@ -67,11 +68,13 @@ type UploadPluginInput struct {
 	body          io.Reader
 	contentType   string
 	contentLength int64
+	route         routeControl
 }
 
 // Resolve takes the request body as a stream: the executable is never read
 // whole into memory by the API.
 func (in *UploadPluginInput) Resolve(ctx huma.Context) []error {
+	in.route = newRouteControl(ctx)
 	in.body = ctx.BodyReader()
 	in.contentType = ctx.Header("Content-Type")
 	in.contentLength = -1
@@ -147,6 +150,14 @@ type ActivatePluginInput struct {
 	Body struct {
 		PluginID int64 `json:"pluginId" minimum:"1" example:"7" doc:"One of the tenant's plugins. To roll back, pass the previous plugin's id."`
 	}
+	route routeControl
+}
+
+// Resolve keeps the request's ResponseController: activation sets its own
+// write deadline.
+func (in *ActivatePluginInput) Resolve(ctx huma.Context) []error {
+	in.route = newRouteControl(ctx)
+	return nil
 }
 
 // PluginSettingsBody documents set-plugin-settings' body. It is decoded by
@@ -193,9 +204,17 @@ func (h *PluginHandler) Register(api huma.API) {
 			"`PARTNERHUB_PLUGIN_MAX_SIZE` bytes (64 MiB by default): larger gets 413 and nothing is stored. The body must " +
 			"look like an executable for the given os (ELF, Mach-O, PE, or a #! script). Idempotent: the same bytes under " +
 			"the same name and version answer 200 with the existing plugin; other bytes under them 409 (upload a new version). " +
-			"Uploading does not activate: see activate-plugin. Admin tenant keys and operators only. Audited.",
+			"Uploading does not activate: see activate-plugin. Each tenant keeps at most the server's " +
+			"`PARTNERHUB_PLUGIN_MAX_PER_TENANT` plugins and `PARTNERHUB_PLUGIN_MAX_BYTES_PER_TENANT` bytes of them (100 and " +
+			"1 GiB by default; a plugin counts with its size): past either, 409 says which, and deleting unused plugins makes " +
+			"room. The body has its own deadline, not the server's read timeout: 15 s plus its size (Content-Length, else the " +
+			"size limit) at `PARTNERHUB_PLUGIN_UPLOAD_MIN_RATE` (128 KiB/s by default), at most `PARTNERHUB_PLUGIN_UPLOAD_TIMEOUT` " +
+			"(10 min); slower gets 408, a body cut off 400, and nothing is stored. The connection is closed after the answer. " +
+			"504 means storing did not finish in time: list the plugins, or upload again (idempotent). " +
+			"Admin tenant keys and operators only. Audited.",
 		Security: bearer, DefaultStatus: http.StatusCreated,
-		Errors: append(write, http.StatusConflict, http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType),
+		Errors: append(write, http.StatusBadRequest, http.StatusRequestTimeout, http.StatusConflict, http.StatusRequestEntityTooLarge,
+			http.StatusUnsupportedMediaType, http.StatusGatewayTimeout),
 		RequestBody: &huma.RequestBody{
 			Description: "The executable's bytes.",
 			Required:    true,
@@ -242,8 +261,12 @@ func (h *PluginHandler) Register(api huma.API) {
 			"previous plugin stays active, and the 422 problem says why (`errors[0].message` is the reason: platform, " +
 			"checksum, handshake, crashed, timeout, protocol, describe, settings or start). Activating the plugin that is " +
 			"already active starts it again (a check). To roll back, activate the previous plugin (previousPluginId). " +
+			"It has its own deadline, `PARTNERHUB_PLUGIN_ACTIVATE_TIMEOUT` (45 s by default), and answers within it even when " +
+			"the server's write timeout is shorter: a plugin too slow to start is refused (reason timeout) early enough for the " +
+			"switch. In the rare case the deadline passes during the switch itself, 504 says the outcome is unknown: read " +
+			"get-active-plugin to see which plugin is active. The connection is closed after the answer. " +
 			"Admin tenant keys and operators only. Audited.",
-		Security: bearer, Errors: write,
+		Security: bearer, Errors: append(write, http.StatusGatewayTimeout),
 	}, h.activate)
 	huma.Register(api, huma.Operation{
 		OperationID: "set-plugin-settings", Method: http.MethodPut, Path: envBase + "/plugin-settings", Tags: []string{pluginTag},
@@ -296,6 +319,18 @@ func (h *PluginHandler) upload(ctx context.Context, in *UploadPluginInput) (*Upl
 	if body == nil {
 		body = http.NoBody
 	}
+	// This route's own deadlines: the body may take its size at the minimum
+	// rate (the size limit's when chunked), then checking and storing it
+	// has uploadStoreTime, and the answer is written in any case.
+	size := in.contentLength
+	if size < 0 {
+		size = h.plugins.MaxSize()
+	}
+	now := time.Now()
+	read := now.Add(h.limits.uploadReadTime(size))
+	in.route.extend(ctx, h.logger, read, read.Add(uploadStoreTime+answerMargin))
+	ctx, cancel := context.WithDeadline(ctx, read.Add(uploadStoreTime))
+	defer cancel()
 	up, err := h.plugins.Upload(ctx, plugins.UploadParams{TenantID: t.ID, Name: in.Name, Version: in.Version, OS: in.OS, Arch: in.Arch}, body)
 	if err != nil {
 		return nil, problem(ctx, h.logger, err)
@@ -418,7 +453,17 @@ func (h *PluginHandler) activate(ctx context.Context, in *ActivatePluginInput) (
 	if err != nil {
 		return nil, problem(ctx, h.logger, err)
 	}
-	_, err = h.plugins.Activate(ctx, h.host, plugins.ActivateParams{
+	// The activation's own deadline, with its answer written even past the
+	// server's write timeout: a client cut off would not know whether the
+	// switch happened. The plugin's start and Describe end early enough to
+	// leave time for the switch.
+	budget := h.limits.withDefaults().ActivateTimeout
+	deadline := time.Now().Add(budget)
+	in.route.extend(ctx, h.logger, time.Time{}, deadline.Add(answerMargin))
+	actx, cancel := context.WithDeadline(ctx, deadline)
+	defer cancel()
+	starter := boundedStarter{h: h.host, deadline: deadline.Add(-switchReserve(budget))}
+	_, err = h.plugins.Activate(actx, starter, plugins.ActivateParams{
 		TenantID: t.ID, PartnerCode: t.PartnerCode, Env: e.Name, PluginID: in.Body.PluginID,
 		PreviousPluginID: e.ActivePluginID,
 		Switch: func(ctx context.Context, tx pgx.Tx) error {

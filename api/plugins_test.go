@@ -39,6 +39,22 @@ type pluginBundle struct {
 
 func setupPlugins(t *testing.T, maxSize int64) pluginBundle {
 	t.Helper()
+	return setupPluginsWith(t, pluginSetup{maxSize: maxSize})
+}
+
+// pluginSetup varies setupPluginsWith's server: the registry's size limit
+// and quota, the plugin routes' limits, the HTTP server's timeouts (0: none)
+// and the plugin host (a real one when nil).
+type pluginSetup struct {
+	maxSize                   int64
+	quota                     plugins.Quota
+	limits                    api.PluginLimits
+	readTimeout, writeTimeout time.Duration
+	host                      api.PluginHost
+}
+
+func setupPluginsWith(t *testing.T, c pluginSetup) pluginBundle {
+	t.Helper()
 	pool := pgtest.New(t)
 	box, err := seal.New(bytes.Repeat([]byte{3}, 32))
 	require.NoError(t, err)
@@ -51,17 +67,23 @@ func setupPlugins(t *testing.T, maxSize int64) pluginBundle {
 	require.NoError(t, err)
 	require.NoError(t, os.Chmod(dir, 0o755)) // plugins may run as nobody
 	t.Cleanup(func() { _ = os.RemoveAll(dir) })
-	registry := plugins.NewRegistry(pool, plugins.WithSealer(box), plugins.WithAuditor(tenants), plugins.WithMaxSize(maxSize),
-		plugins.WithTempDir(filepath.Join(dir, "uploads")), plugins.WithLogger(logger))
-	h, err := host.New(host.Config{CacheDir: filepath.Join(dir, "cache"), WorkDir: filepath.Join(dir, "work"), Logger: logger}, registry)
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = h.Close() })
-	srv := httptest.NewServer(api.New(api.Deps{
+	registry := plugins.NewRegistry(pool, plugins.WithSealer(box), plugins.WithAuditor(tenants), plugins.WithMaxSize(c.maxSize),
+		plugins.WithTempDir(filepath.Join(dir, "uploads")), plugins.WithLogger(logger), plugins.WithQuota(c.quota))
+	ph := c.host
+	if ph == nil {
+		h, err := host.New(host.Config{CacheDir: filepath.Join(dir, "cache"), WorkDir: filepath.Join(dir, "work"), Logger: logger}, registry)
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = h.Close() })
+		ph = h
+	}
+	srv := httptest.NewUnstartedServer(api.New(api.Deps{
 		Tenants: tenants, Payments: payment.NewService(pool, enq), Logger: logger,
 		Ready:        func(ctx context.Context) error { return pool.Ping(ctx) },
 		MaxBodyBytes: 1 << 20, SignatureWindow: 5 * time.Minute,
-		Plugins: registry, PluginHost: h,
+		Plugins: registry, PluginHost: ph, PluginLimits: c.limits,
 	}))
+	srv.Config.ReadTimeout, srv.Config.WriteTimeout = c.readTimeout, c.writeTimeout
+	srv.Start()
 	t.Cleanup(srv.Close)
 	key := tenant.NewKey()
 	require.NoError(t, tenants.EnsureOperatorKey(context.Background(), key, "test"))
@@ -283,11 +305,16 @@ func TestActivatePluginAPI(t *testing.T) {
 	status, _, _ = b.call(t, http.MethodPut, "/v1/tenants/acme/environments/qa/plugin", b.operatorKey, map[string]any{"pluginId": wallet})
 	require.Equal(t, http.StatusNotFound, status)
 
-	// The wallet gets its settings: it keeps its ledger under data_dir.
-	require.Eventually(t, func() bool {
-		matches, _ := filepath.Glob(filepath.Join(os.TempDir(), "api-plugins-*", "work", "acme", "staging", "wallet-data"))
-		return len(matches) > 0
-	}, 5*time.Second, 50*time.Millisecond, "the plugin was configured with the environment's settings")
+	// The wallet gets the settings: one it cannot use (its ledger under a
+	// directory that cannot exist) is refused by its Configure, and the
+	// previous settings stay.
+	status, _, out = b.call(t, http.MethodPut, "/v1/tenants/acme/environments/staging/plugin-settings", b.operatorKey,
+		map[string]any{"settings": map[string]string{"api_token": secret, "data_dir": "/proc/no-such-dir/wallet-data"}})
+	require.Equal(t, http.StatusUnprocessableEntity, status, out)
+	require.Equal(t, "settings", out["errors"].([]any)[0].(map[string]any)["message"])
+	status, _, out = b.call(t, http.MethodGet, "/v1/tenants/acme/environments/staging/plugin", b.operatorKey, nil)
+	require.Equal(t, http.StatusOK, status, out)
+	require.Equal(t, []any{"api_token", "data_dir"}, out["settingNames"])
 
 	// Never in a response of any read, nor in the logs.
 	for _, path := range []string{"/v1/tenants/acme/plugins", "/v1/tenants/acme/environments/staging/plugin",

@@ -66,6 +66,12 @@ func (r *Registry) DeleteTx(ctx context.Context, tx pgx.Tx, tenantID, id int64) 
 	if len(envs) > 0 {
 		return &InUseError{Environments: envs}
 	}
+	// An upload reusing these bytes (any tenant's) and this deletion take
+	// turns on the blob's row: the blob goes only if, after it, no plugin
+	// uses it (see lockBlobShared).
+	if err := lockBlobForDelete(ctx, tx, sha); err != nil {
+		return err
+	}
 	if err := deletePlugin(ctx, tx, tenantID, id, sha); err != nil {
 		return err
 	}

@@ -29,7 +29,13 @@ if it answers. --os and --arch default to this machine's. The server and API
 key come from --server/--key or PARTNERHUB_URL/PARTNERHUB_KEY (prefer the
 variable for the key: flags show in process lists).
 
-Exit codes: 0 done, 1 the server refused (its problem is printed), 2 usage.
+If the connection drops before the server's answer, the outcome is unknown:
+an upload can simply be pushed again (the same bytes under the same name and
+version answer "already uploaded"); for an activation, push asks the server
+which plugin is active and says so, or how to check.
+
+Exit codes: 0 done, 1 the server refused (its problem is printed) or the
+outcome is unknown (printed with how to check), 2 usage.
 
 Flags:
 `
@@ -148,7 +154,12 @@ func push(ctx context.Context, o pushOptions, stdout, stderr io.Writer) error {
 	var pl pluginInfo
 	status, err := do(req, &pl)
 	bar.done()
-	if err != nil {
+	switch {
+	case err != nil && (!errors.Is(err, errRefused) || status >= 500):
+		// No answer, or the server failed: it may have stored the plugin.
+		return fmt.Errorf("upload: %w (whether the plugin was stored is unknown: pushing the same file again is safe, "+
+			"the same bytes under the same name and version answer \"already uploaded\")", err)
+	case err != nil:
 		return fmt.Errorf("upload: %w", err)
 	}
 	what := "uploaded"
@@ -178,8 +189,15 @@ func push(ctx context.Context, o pushOptions, stdout, stderr io.Writer) error {
 		} `json:"description"`
 		PreviousPluginID int64 `json:"previousPluginId"`
 	}
-	if _, err := do(req, &active); err != nil {
+	status, err = do(req, &active)
+	switch {
+	case err != nil && errors.Is(err, errRefused) && status < 500:
+		// The server answered that it refused: nothing changed.
 		return fmt.Errorf("activate in %s: %w (the previous plugin stays active)", o.activate, err)
+	case err != nil:
+		// No answer (the connection dropped) or the server failed: the
+		// switch may have happened. Ask which plugin is active.
+		return activationUnknown(ctx, o, pl.ID, err, stdout)
 	}
 	fmt.Fprintf(stdout, "active in %s: plugin %d", o.activate, pl.ID)
 	if d := active.Description; d != nil {
@@ -191,6 +209,37 @@ func push(ctx context.Context, o pushOptions, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "previous plugin %d: to roll back, activate it again\n", active.PreviousPluginID)
 	}
 	return nil
+}
+
+// activationUnknown reports an activation whose answer was lost (cause):
+// it asks the server which plugin is active now and says so; when that
+// fails too, the outcome is unknown and it says how to check.
+func activationUnknown(ctx context.Context, o pushOptions, pluginID int64, cause error, stdout io.Writer) error {
+	endpoint := o.server + "/v1/tenants/" + url.PathEscape(o.tenant) + "/environments/" + o.activate + "/plugin"
+	check := fmt.Sprintf("check with GET %s (the active plugin's id is plugin.id)", endpoint)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, endpoint, nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+o.key)
+	var now struct {
+		Plugin struct {
+			ID int64 `json:"id"`
+		} `json:"plugin"`
+	}
+	status, err := do(req, &now)
+	switch {
+	case err == nil && now.Plugin.ID == pluginID:
+		fmt.Fprintf(stdout, "active in %s: plugin %d (the server's answer was lost: %v; checked since)\n", o.activate, pluginID, cause)
+		return nil
+	case err == nil:
+		return fmt.Errorf("activate in %s: %w: the server's answer was lost; plugin %d was still active there when checked since, "+
+			"but the server may still be finishing the activation: %s", o.activate, cause, now.Plugin.ID, check)
+	case errors.Is(err, errRefused) && status == http.StatusNotFound:
+		return fmt.Errorf("activate in %s: %w: the server's answer was lost; no plugin was active there when checked since, "+
+			"but the server may still be finishing the activation: %s", o.activate, cause, check)
+	}
+	return fmt.Errorf("activate in %s: %w: the outcome is unknown (the plugin may or may not be active): %s", o.activate, cause, check)
 }
 
 // problemBody is an RFC 9457 problem as partnerhub answers it.

@@ -4,11 +4,15 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -140,4 +144,99 @@ func TestPluginPushEndToEnd(t *testing.T) {
 	code, _, _ = pushCLI(t, s, s.operatorKey, "--tenant", "acme", "--name", "x", broken)
 	require.Equal(t, 2, code, "usage")
 	require.False(t, strings.Contains(s.logs.String(), s.operatorKey))
+}
+
+// fakeAPI answers push's requests: uploads succeed as plugin 7;
+// activation answers with activate (nil: the connection is dropped before
+// an answer, after switching when switches); GET of the environment's
+// plugin fails when getFails, else shows the active one.
+type fakeAPI struct {
+	mu       sync.Mutex
+	active   int64
+	switches bool
+	getFails bool
+	activate func(w http.ResponseWriter)
+}
+
+func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	switch {
+	case r.Method == http.MethodPost:
+		_, _ = io.Copy(io.Discard, r.Body)
+		w.WriteHeader(http.StatusCreated)
+		_, _ = io.WriteString(w, `{"id":7,"name":"w","version":"1","sha256":"ab","size":4,"os":"linux","arch":"amd64","activeIn":[]}`)
+	case r.Method == http.MethodPut && f.activate != nil:
+		f.activate(w)
+	case r.Method == http.MethodPut:
+		if f.switches {
+			f.active = 7
+		}
+		conn, _, err := http.NewResponseController(w).Hijack()
+		if err == nil {
+			_ = conn.Close()
+		}
+	case f.getFails:
+		w.WriteHeader(http.StatusBadGateway)
+	case f.active == 0:
+		w.Header().Set("Content-Type", "application/problem+json")
+		w.WriteHeader(http.StatusNotFound)
+		_, _ = io.WriteString(w, `{"title":"Not Found","status":404,"detail":"this environment has no active plugin"}`)
+	default:
+		_, _ = fmt.Fprintf(w, `{"environment":"staging","plugin":{"id":%d}}`, f.active)
+	}
+}
+
+// TestPluginPushActivationAnswerLost: when the connection drops before the
+// activation's answer, push does not claim the previous plugin stays
+// active: it asks the server which one is, and says how to check.
+func TestPluginPushActivationAnswerLost(t *testing.T) {
+	t.Parallel()
+	file := filepath.Join(t.TempDir(), "plugin")
+	require.NoError(t, os.WriteFile(file, []byte("\x7fELF"), 0o755))
+	tests := []struct {
+		name    string
+		api     *fakeAPI
+		ok      bool
+		want    []string
+		notWant string
+	}{
+		{"switched before the drop", &fakeAPI{switches: true}, true, []string{"active in staging: plugin 7", "answer was lost"}, ""},
+		{"not switched (yet)", &fakeAPI{active: 6}, false,
+			[]string{"plugin 6 was still active", "may still be finishing", "GET http"}, "previous plugin stays active"},
+		{"none active (yet)", &fakeAPI{}, false, []string{"no plugin was active", "GET http"}, "previous plugin stays active"},
+		{"cannot check", &fakeAPI{getFails: true}, false, []string{"outcome is unknown", "GET http"}, "previous plugin stays active"},
+		{"server timed out", &fakeAPI{active: 6, activate: func(w http.ResponseWriter) {
+			w.WriteHeader(http.StatusGatewayTimeout)
+		}}, false, []string{"504", "may still be finishing"}, "previous plugin stays active"},
+		{"refused", &fakeAPI{active: 6, activate: func(w http.ResponseWriter) {
+			w.Header().Set("Content-Type", "application/problem+json")
+			w.WriteHeader(http.StatusUnprocessableEntity)
+			_, _ = io.WriteString(w, `{"title":"plugin not activated (handshake)","status":422}`)
+		}}, false, []string{"422", "previous plugin stays active"}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			srv := httptest.NewServer(tt.api)
+			t.Cleanup(srv.Close)
+			var stdout, stderr bytes.Buffer
+			err := pluginCmd(context.Background(), []string{"push", "--tenant", "acme", "--name", "w", "--version", "1",
+				"--activate", "staging", "--server", srv.URL, "--key", "phk_x", file}, func(string) string { return "" }, &stdout, &stderr)
+			got := stdout.String()
+			if tt.ok {
+				require.NoError(t, err, stderr.String())
+			} else {
+				require.Error(t, err)
+				require.NotErrorIs(t, err, config.ErrInvalid, "exit 1, not usage")
+				got = err.Error()
+			}
+			for _, w := range tt.want {
+				require.Contains(t, got, w)
+			}
+			if tt.notWant != "" {
+				require.NotContains(t, got, tt.notWant)
+			}
+		})
+	}
 }
