@@ -34,7 +34,8 @@ func (FulfilArgs) InsertOpts() river.InsertOpts {
 
 // FulfilWorker calls the tenant's active plugin to credit a payment. The
 // plugin gets the same idempotency key on every attempt, and success is
-// recorded together with the job's completion, once.
+// recorded once, on the fulfilment record in a statement of its own: the
+// record, not the job's completion, decides whether it is done.
 type FulfilWorker struct {
 	river.WorkerDefaults[FulfilArgs]
 	deps Deps
@@ -52,7 +53,9 @@ func (w *FulfilWorker) Work(ctx context.Context, job *river.Job[FulfilArgs]) err
 		return err
 	}
 	defer release()
-	p, err := w.deps.Payments.Get(ctx, job.Args.PaymentID)
+	// One round trip: the payment and, for Shop payments, the player and
+	// the items bought.
+	p, pur, err := w.deps.Payments.PaymentAndPurchase(ctx, job.Args.PaymentID)
 	if errors.Is(err, payment.ErrNotFound) {
 		return river.JobCancel(err)
 	}
@@ -78,10 +81,6 @@ func (w *FulfilWorker) Work(ctx context.Context, job *river.Job[FulfilArgs]) err
 		// Held for review: an operator releases it and queues it again.
 		log.InfoContext(ctx, "payment on hold; fulfilment cancelled", "hold_reason", p.HoldReason)
 		return river.JobCancel(fmt.Errorf("payment %s is on hold: %s", p.Reference, p.HoldReason))
-	}
-	pur, err := w.deps.Payments.PurchaseOf(ctx, p.ID) // Shop payments: the player and the items bought
-	if err != nil {
-		return fmt.Errorf("load purchase: %w", err)
 	}
 	key := payment.IdempotencyKey(env.PartnerCode, env.Name, p.Reference, payment.KindFulfil)
 	return attempt{

@@ -36,6 +36,7 @@ type bundle struct {
 	payments *payment.Service
 	enq      *jobs.Enqueuer
 	client   *river.Client[pgx.Tx]
+	registry *plugins.Registry
 	start    func() // starts the workers
 }
 
@@ -56,6 +57,8 @@ type options struct {
 	// maxConns sizes the pool as serve does (PARTNERHUB_DB_MAX_CONNS);
 	// pgxpool's default (4 on a small machine) when zero.
 	maxConns int32
+	// logger, when set, receives the workers', host's and River's logs.
+	logger *slog.Logger
 }
 
 // setupWith is setup with the jobs configuration tuned. The circuit breaker
@@ -76,6 +79,9 @@ func setupWith(t testing.TB, o options) bundle {
 	box, err := seal.New(bytes.Repeat([]byte{5}, 32))
 	require.NoError(t, err)
 	logger := slog.New(slog.DiscardHandler)
+	if o.logger != nil {
+		logger = o.logger
+	}
 	cfg := jobs.Config{Workers: 4, FetchCooldown: 5 * time.Millisecond, FetchPollInterval: 50 * time.Millisecond, MaxAttempts: 25,
 		SettleDelay: 50 * time.Millisecond, BreakerFailures: 1 << 30}
 	if o.tune != nil {
@@ -86,7 +92,8 @@ func setupWith(t testing.TB, o options) bundle {
 	require.NoError(t, err)
 	b.enq = enq
 	b.payments = payment.NewService(pool, enq)
-	registry := plugins.NewRegistry(pool)
+	registry := plugins.NewRegistry(pool, plugins.WithSealer(box))
+	b.registry = registry
 
 	for code, id := range map[string]int64{"acme": 1, "bare": 2, "beta": 3} {
 		_, err := b.tenants.Create(ctx, tenant.CreateParams{PartnerCode: code, PartnerID: id, Name: code})

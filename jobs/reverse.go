@@ -64,7 +64,9 @@ func (w *ReverseWorker) Work(ctx context.Context, job *river.Job[ReverseArgs]) e
 		return err
 	}
 	defer release()
-	p, err := w.deps.Payments.Get(ctx, job.Args.PaymentID)
+	// One round trip: the payment and, for Shop payments, the player and
+	// the items bought.
+	p, pur, err := w.deps.Payments.PaymentAndPurchase(ctx, job.Args.PaymentID)
 	if errors.Is(err, payment.ErrNotFound) {
 		return river.JobCancel(err)
 	}
@@ -105,15 +107,12 @@ func (w *ReverseWorker) Work(ctx context.Context, job *river.Job[ReverseArgs]) e
 		return river.JobCancel(fmt.Errorf("payment %s was never fulfilled: nothing to reverse", p.Reference))
 	case err != nil:
 		return fmt.Errorf("load fulfilment: %w", err)
-	case f.State == payment.StateFailed:
+	case !f.MayHaveActed():
 		return river.JobCancel(fmt.Errorf("fulfilment of %s failed: nothing to reverse", p.Reference))
 	}
-	// Succeeded, or pending with its job finished: the last attempt's
-	// outcome is unknown (a timeout), so it is reversed under its key.
-	pur, err := w.deps.Payments.PurchaseOf(ctx, p.ID) // Shop payments: the player and the items bought
-	if err != nil {
-		return fmt.Errorf("load purchase: %w", err)
-	}
+	// Succeeded, or pending with its job finished, or failed by the sweeper
+	// because its job ended without an outcome: the last attempt's outcome
+	// is unknown (a timeout, a dead node), so it is reversed under its key.
 	key := payment.IdempotencyKey(env.PartnerCode, env.Name, p.Reference, payment.KindReverse)
 	return attempt{
 		deps: w.deps, log: log, env: env, p: p, kind: payment.KindReverse, key: key,

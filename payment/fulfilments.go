@@ -110,11 +110,13 @@ func (s *Service) ListFulfilments(ctx context.Context, f FulfilmentFilter) (Fulf
 type RetryAudit func(ctx context.Context, tx pgx.Tx, f FulfilmentRecord) error
 
 // RetryFulfilment puts a failed fulfilment record of the tenant back to
-// pending and queues a new job for it, keeping its attempt count and last
-// error (the old job keeps its errors too). A record that is not failed —
-// including one retried a moment ago, so retrying twice queues one job —
-// is ErrNotRetryable, as is one whose payment no longer calls for it;
-// another tenant's is ErrNotFound.
+// pending and queues a new job for it, keeping its attempt count, last
+// error and attempts (the old job keeps its errors too). A pending record
+// whose job ended without an outcome is queued again the same way. A record
+// that is succeeded, or pending with a job waiting or running — including
+// one retried a moment ago, so retrying twice queues one job — is
+// ErrNotRetryable, as is one whose payment no longer calls for it; another
+// tenant's is ErrNotFound.
 func (s *Service) RetryFulfilment(ctx context.Context, partnerCode string, tenantID, id int64, audit RetryAudit) (FulfilmentRecord, error) {
 	rq, ok := s.enq.(Requeuer)
 	if !ok {
@@ -126,7 +128,10 @@ func (s *Service) RetryFulfilment(ctx context.Context, partnerCode string, tenan
 		if err != nil {
 			return err
 		}
-		if f.State != StateFailed {
+		// A pending record is retried only when no job of it is waiting or
+		// running (River's uniqueness below decides): its job ended without
+		// an outcome and the sweeper has not marked it failed yet.
+		if f.State != StateFailed && f.State != StatePending {
 			return notRetryable("it is %s, not failed", f.State)
 		}
 		p, err := s.store.payment(ctx, tx, f.PaymentID)
@@ -144,6 +149,9 @@ func (s *Service) RetryFulfilment(ctx context.Context, partnerCode string, tenan
 			return fmt.Errorf("requeue %s of %s: %w", f.Kind, p.Reference, err)
 		}
 		if !queued {
+			if f.State == StatePending {
+				return notRetryable("it is pending, not failed")
+			}
 			return notRetryable("its last job is still finishing; try again in a moment")
 		}
 		f.State = StatePending

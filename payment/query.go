@@ -108,6 +108,7 @@ type Timeline struct {
 	Events      []Event          // oldest first
 	Deliveries  []DeliveryRecord // oldest first, of every kind naming the reference
 	Fulfilments []Fulfilment     // fulfil, then reverse
+	Attempts    []Attempt        // of the fulfilments, oldest first per record (the newest MaxTimelineAttempts)
 	Truncated   bool             // more events or deliveries than the limits; the newest are shown
 }
 
@@ -132,6 +133,13 @@ func (s *Service) Timeline(ctx context.Context, tenantID int64, env, reference s
 	}
 	tl.Truncated = tl.Truncated || more
 	if tl.Fulfilments, err = s.store.fulfilments(ctx, s.pool, tl.Payment.ID); err != nil {
+		return tl, err
+	}
+	ids := make([]int64, 0, len(tl.Fulfilments))
+	for _, f := range tl.Fulfilments {
+		ids = append(ids, f.ID)
+	}
+	if tl.Attempts, err = s.store.attempts(ctx, s.pool, ids, MaxTimelineAttempts); err != nil {
 		return tl, err
 	}
 	return tl, nil

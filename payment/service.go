@@ -107,7 +107,7 @@ func (s *Service) reverseTx(ctx context.Context, tx pgx.Tx, env tenant.Env, lock
 		return fmt.Errorf("cancel fulfilment: %w", err)
 	}
 	f, err := s.store.fulfilment(ctx, tx, locked.id, KindFulfil)
-	started := err == nil && f.State != StateFailed
+	started := err == nil && f.MayHaveActed()
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return err
 	}

@@ -223,10 +223,11 @@ func scanFulfilment(row pgx.Row) (Fulfilment, error) {
 }
 
 // beginAttempt counts an attempt on the fulfilment of (payment, kind),
-// creating its row on the first one. A succeeded or failed row is returned
-// untouched: the first is done, the second waits for an operator.
+// creating its row on the first one, and opens the attempt's history row
+// in the same statement. A succeeded or failed row is returned untouched:
+// the first is done, the second waits for an operator.
 func (st store) beginAttempt(ctx context.Context, q db.Querier, p Payment, kind, key string, pluginID int64) (Fulfilment, error) {
-	f, err := scanFulfilment(q.QueryRow(ctx, `INSERT INTO fulfilments
+	f, err := scanFulfilment(q.QueryRow(ctx, `WITH f AS (INSERT INTO fulfilments
 		(tenant_id, environment, payment_id, kind, idempotency_key, plugin_id, attempts)
 		VALUES ($1, $2, $3, $4, $5, NULLIF($6::bigint, 0), 1)
 		ON CONFLICT (payment_id, kind) DO UPDATE SET
@@ -234,8 +235,10 @@ func (st store) beginAttempt(ctx context.Context, q db.Querier, p Payment, kind,
 			plugin_id  = EXCLUDED.plugin_id,
 			updated_at = now()
 		WHERE fulfilments.state = 'pending'
-		RETURNING `+fulfilmentColumns,
-		p.TenantID, p.Env, p.ID, kind, key, pluginID))
+		RETURNING *), a AS (INSERT INTO fulfilment_attempts (fulfilment_id, number, plugin_id, node)
+			SELECT id, attempts, plugin_id, $7 FROM f ON CONFLICT DO NOTHING)
+		SELECT `+fulfilmentColumns+` FROM f`,
+		p.TenantID, p.Env, p.ID, kind, key, pluginID, node()))
 	if errors.Is(err, ErrNotFound) {
 		// The row exists but is settled; the WHERE skipped the update.
 		return st.fulfilment(ctx, q, p.ID, kind)
@@ -243,23 +246,30 @@ func (st store) beginAttempt(ctx context.Context, q db.Querier, p Payment, kind,
 	return f, err
 }
 
-// succeed marks a fulfilment succeeded; false if it already was.
+// succeed marks a fulfilment succeeded, and its open attempt; false if the
+// record already was.
 func (store) succeed(ctx context.Context, q db.Querier, id int64, resultRef string) (bool, error) {
-	tag, err := q.Exec(ctx, `UPDATE fulfilments SET state = 'succeeded', result_reference = $2, last_error = '',
-		succeeded_at = now(), updated_at = now() WHERE id = $1 AND state <> 'succeeded'`, id, resultRef)
+	var n int
+	err := q.QueryRow(ctx, `WITH f AS (UPDATE fulfilments SET state = 'succeeded', result_reference = $2, last_error = '',
+		succeeded_at = now(), updated_at = now() WHERE id = $1 AND state <> 'succeeded' RETURNING id),
+		a AS (`+closeAttemptSQL("$1", "$3", "$4")+`)
+		SELECT count(*) FROM f`, id, resultRef, OutcomeSucceeded, "").Scan(&n)
 	if err != nil {
 		return false, fmt.Errorf("mark fulfilment succeeded: %w", err)
 	}
-	return tag.RowsAffected() == 1, nil
+	return n == 1, nil
 }
 
+// recordError keeps the reason of a failed attempt on the record and its
+// open attempt; final marks the record failed.
 func (store) recordError(ctx context.Context, q db.Querier, id int64, reason string, final bool) error {
 	state := StatePending
 	if final {
 		state = StateFailed
 	}
-	_, err := q.Exec(ctx, `UPDATE fulfilments SET last_error = $2, state = $3, updated_at = now()
-		WHERE id = $1 AND state <> 'succeeded'`, id, reason, state)
+	_, err := q.Exec(ctx, `WITH f AS (UPDATE fulfilments SET last_error = $4, state = $2, updated_at = now()
+		WHERE id = $1 AND state <> 'succeeded')
+		`+closeAttemptSQL("$1", "$3", "$4"), id, state, OutcomeFailed, reason)
 	if err != nil {
 		return fmt.Errorf("record fulfilment error: %w", err)
 	}

@@ -54,31 +54,11 @@ func (shopStore) insertItem(ctx context.Context, q db.Querier, paymentID, tenant
 }
 
 func (shopStore) items(ctx context.Context, q db.Querier, paymentID int64) ([]Item, error) {
-	rows, err := q.Query(ctx, `SELECT b.sku, b.name, i.quantity, b.digital_currency_code, b.digital_currency_name,
-			coalesce(i.digital_amount, b.quantity)::text
-		FROM payment_items i
-		JOIN bundles b ON b.id = i.bundle_id AND b.tenant_id = i.tenant_id AND b.environment = i.environment
-		WHERE i.payment_id = $1 ORDER BY i.id`, paymentID)
+	rows, err := q.Query(ctx, itemsSQL, paymentID)
 	if err != nil {
 		return nil, fmt.Errorf("list payment items: %w", err)
 	}
-	defer rows.Close()
-	items := []Item{}
-	for rows.Next() {
-		var it Item
-		var amount *string
-		if err := rows.Scan(&it.SKU, &it.Name, &it.Quantity, &it.DigitalCurrencyCode, &it.DigitalCurrencyName, &amount); err != nil {
-			return nil, fmt.Errorf("scan payment item: %w", err)
-		}
-		if it.DigitalAmount, err = digitalAmount(amount); err != nil {
-			return nil, err
-		}
-		items = append(items, it)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list payment items: %w", err)
-	}
-	return items, nil
+	return scanItems(rows)
 }
 
 func (shopStore) playerID(ctx context.Context, q db.Querier, paymentID int64) (string, error) {

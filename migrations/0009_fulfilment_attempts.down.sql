@@ -1,0 +1,2 @@
+DROP INDEX fulfilments_pending_idx;
+DROP TABLE fulfilment_attempts;
