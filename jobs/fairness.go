@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -14,11 +15,16 @@ import (
 
 // Queues. River fetches a queue's available jobs by (priority,
 // scheduled_at, id): one tenant's thousands of queued fulfilments would sit
-// in front of every other tenant's. So a tenant environment found over its
-// concurrency cap has its waiting backlog moved to QueueOverflow, a queue
-// with only a cap's worth of workers, and QueueDefault stays free for
-// everyone else. New jobs always go to QueueDefault; they move only while
-// their tenant environment is over its cap.
+// in front of every other tenant's. A tenant environment's jobs beyond its
+// concurrency cap first wait in process for a slot (a few per slot, handed
+// over the moment a job of it finishes: no snooze, no round trip), so a
+// tenant alone at a rate its plugin sustains is never pushed back. Only
+// when more are fetched than that — a real backlog — is its waiting
+// backlog moved to QueueOverflow, a queue with a couple of caps' worth of
+// workers, and QueueDefault stays free for everyone else. New jobs always
+// go to QueueDefault, and a tenant's backlog moves back to it as soon as
+// the tenant runs under its cap again, so a tenant over its cap for a
+// moment is not left behind another tenant's flood.
 const (
 	QueueDefault  = "default"
 	QueueOverflow = "overflow"
@@ -29,21 +35,41 @@ const (
 	DefaultTenantConcurrency = 10
 	DefaultBreakerFailures   = 5
 	DefaultBreakerCoolOff    = 30 * time.Second
-	// overCapSnooze is how long a job fetched over its tenant's cap waits,
-	// in the overflow queue, before it is tried again.
-	overCapSnooze = 500 * time.Millisecond
-	// moveEvery throttles backlog moves of one tenant environment.
+	// overCapSnooze is how long a job over its tenant's cap, with the
+	// tenant's waiting room full, waits in the overflow queue before it is
+	// tried again (plus up to overCapJitter, and the overflow queue's
+	// poll). Short: a burst past the waiting room is usually over in a
+	// moment, and a flood's jobs in the overflow queue mostly wait in
+	// process rather than snooze, so retrying soon costs little.
+	overCapSnooze = 100 * time.Millisecond
+	overCapJitter = 50 * time.Millisecond
+	// slotWait bounds how long a job waits in process for its tenant's
+	// slot (holding a River worker) before it is snoozed instead.
+	slotWait = 5 * time.Second
+	// overflowPoll is how often the overflow queue looks for jobs due.
+	overflowPoll = 100 * time.Millisecond
+	// moveEvery throttles backlog moves of one tenant environment to the
+	// overflow queue.
 	moveEvery = time.Second
+	// moveBackChunk jobs at most move back to the default queue at a
+	// time, at most every moveBackEvery: a tenant under its cap gets its
+	// oldest jobs back, a chunk at a time as they run, and a flood's
+	// thousands are never shuffled back and forth.
+	moveBackChunk = 20
+	moveBackEvery = 100 * time.Millisecond
 )
 
 // envKey names a tenant environment: the unit of caps and breakers.
 type envKey struct{ partnerCode, env string }
 
-// gate holds, per tenant environment on this node, the jobs running and the
-// plugin circuit breaker. Both are per node: with n nodes a tenant runs at
-// most n × cap jobs at once.
+// gate holds, per tenant environment on this node, the jobs running and
+// waiting and the plugin circuit breaker. Both are per node: with n nodes a
+// tenant runs at most n × cap jobs at once.
 type gate struct {
-	cap       int
+	cap int
+	// room is how many jobs of one tenant environment may wait in process
+	// for a slot (each holds a River worker); cap when zero.
+	room      int
 	threshold int
 	coolOff   time.Duration
 	now       func() time.Time
@@ -53,10 +79,15 @@ type gate struct {
 }
 
 type envState struct {
-	running   int
-	failures  int       // consecutive failed plugin calls
-	openUntil time.Time // breaker open (jobs wait) until then
-	movedAt   time.Time // last backlog move to the overflow queue
+	running int
+	// waiting: jobs over the cap waiting, in arrival order, for a running
+	// one to hand them its slot (release closes the channel).
+	waiting    []chan struct{}
+	failures   int       // consecutive failed plugin calls
+	openUntil  time.Time // breaker open (jobs wait) until then
+	movedAt    time.Time // last backlog move to the overflow queue
+	backAt     time.Time // last move back to the default queue
+	overflowed bool      // jobs of it may be in the overflow queue
 }
 
 func newGate(cap, threshold int, coolOff time.Duration) *gate {
@@ -73,39 +104,106 @@ const (
 )
 
 // enter admits a job of k, counting it as running until release, or says
-// why it must wait and until when.
+// why it must wait and until when. It never waits in process.
 func (g *gate) enter(k envKey) (verdict, time.Time) {
+	return g.acquire(context.Background(), k, false, 0)
+}
+
+// acquire admits a job of k, counting it as running until release. Over
+// the cap, it waits in process up to wait for a slot, unless its waiting
+// room is full; then, or past the wait, it says overCap and until when to
+// snooze. A probe is not held back by the breaker (a job past its retry
+// horizon tries once more, to fail for good) but is by the cap: a tenant
+// down for a day must not take every worker with its backlog.
+func (g *gate) acquire(ctx context.Context, k envKey, probe bool, wait time.Duration) (verdict, time.Time) {
 	g.mu.Lock()
-	defer g.mu.Unlock()
 	s := g.of(k)
 	now := g.now()
-	if now.Before(s.openUntil) {
+	if !probe && now.Before(s.openUntil) {
+		g.mu.Unlock()
 		return breakerOpen, s.openUntil
 	}
-	if s.running >= g.cap {
+	if s.running < g.cap {
+		s.running++
+		g.mu.Unlock()
+		return admitted, time.Time{}
+	}
+	if wait <= 0 || len(s.waiting) >= max(g.room, g.cap) {
+		g.mu.Unlock()
 		return overCap, now.Add(overCapSnooze)
 	}
-	s.running++
-	return admitted, time.Time{}
-}
+	slot := make(chan struct{})
+	s.waiting = append(s.waiting, slot)
+	g.mu.Unlock()
 
-// probe admits a job of k whatever its breaker says.
-func (g *gate) probe(k envKey) verdict {
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
+	select {
+	case <-slot:
+	case <-ctx.Done():
+	case <-timer.C:
+	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	g.of(k).running++
-	return admitted
+	select {
+	case <-slot: // handed a slot (maybe just as the wait ended): it counts as running
+		if ctx.Err() == nil && (probe || !g.now().Before(s.openUntil)) {
+			return admitted, time.Time{}
+		}
+		g.releaseLocked(k, s)
+		if ctx.Err() == nil {
+			return breakerOpen, s.openUntil // opened while this one waited
+		}
+	default:
+		s.waiting = slices.DeleteFunc(s.waiting, func(c chan struct{}) bool { return c == slot })
+	}
+	return overCap, g.now().Add(overCapSnooze)
 }
 
-// release ends a job admitted by enter.
+// probe admits a job of k whatever its breaker says, within its cap.
+func (g *gate) probe(ctx context.Context, k envKey, wait time.Duration) (verdict, time.Time) {
+	return g.acquire(ctx, k, true, wait)
+}
+
+// release ends a job admitted by enter or acquire, handing its slot to the
+// first job waiting for one.
 func (g *gate) release(k envKey) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	s := g.of(k)
+	g.releaseLocked(k, g.of(k))
+}
+
+func (g *gate) releaseLocked(k envKey, s *envState) {
+	if len(s.waiting) > 0 {
+		close(s.waiting[0]) // the slot passes on: running stays
+		s.waiting = s.waiting[1:]
+		return
+	}
 	s.running--
-	if s.running <= 0 && s.failures == 0 && s.openUntil.IsZero() {
+	if s.running <= 0 && s.failures == 0 && s.openUntil.IsZero() && !s.overflowed {
 		delete(g.state, k) // forget quiet tenants: the map stays small
 	}
+}
+
+// dueBack reports whether some of k's backlog is due back in the default
+// queue: jobs of it were moved to the overflow queue, and it runs under its
+// cap with none waiting. Noted: the next is not due before moveBackEvery.
+// A flood draining from the overflow queue dips under its cap now and then
+// between fetches: that moves a chunk of its oldest jobs back, which then
+// run from the default queue or, over the cap, return — a bounded cost.
+func (g *gate) dueBack(k envKey) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	s, ok := g.state[k]
+	if !ok {
+		return false
+	}
+	now := g.now()
+	if !s.overflowed || s.running >= g.cap || len(s.waiting) > 0 || now.Sub(s.backAt) < moveBackEvery {
+		return false
+	}
+	s.backAt, s.overflowed = now, false
+	return true
 }
 
 // succeeded records a plugin call that worked (fulfilled or rejected: the
@@ -146,6 +244,14 @@ func (g *gate) shouldMove(k envKey) bool {
 	return true
 }
 
+// overflowed notes that jobs of k were moved to the overflow queue: noted
+// after the move, so that a move back racing it is followed by another.
+func (g *gate) overflowed(k envKey) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.of(k).overflowed = true
+}
+
 func (g *gate) of(k envKey) *envState {
 	s := g.state[k]
 	if s == nil {
@@ -174,26 +280,50 @@ func moveToOverflow(ctx context.Context, pool *pgxpool.Pool, k envKey, jobID int
 	return tag.RowsAffected(), nil
 }
 
+// moveBack returns up to limit of a tenant environment's oldest jobs
+// waiting in the overflow queue to the default queue, due now: the over-cap
+// snooze was only a pause, and they go back among other tenants' jobs by
+// their age. Running ones move too: a job just snoozed over the cap is
+// still running in the table until River records the snooze, a moment
+// later, and would otherwise stay behind.
+func moveBack(ctx context.Context, pool *pgxpool.Pool, k envKey, limit int) (int64, error) {
+	tag, err := pool.Exec(ctx, `UPDATE river_job SET queue = $4,
+			scheduled_at = CASE WHEN state = 'available' THEN least(scheduled_at, now()) ELSE scheduled_at END
+		WHERE id IN (
+			SELECT id FROM river_job
+			WHERE state IN ('available', 'scheduled', 'running') AND queue = $3
+			  AND kind IN ('fulfil', 'reverse')
+			  AND args @> jsonb_build_object('partner_code', $1::text, 'env', $2::text)
+			ORDER BY id LIMIT $5
+			FOR UPDATE SKIP LOCKED)`,
+		k.partnerCode, k.env, QueueOverflow, QueueDefault, limit)
+	if err != nil {
+		return 0, fmt.Errorf("jobs: move %s/%s backlog back to default: %w", k.partnerCode, k.env, err)
+	}
+	return tag.RowsAffected(), nil
+}
+
 // engine is what fulfil and reverse workers share beyond Deps: the retry
-// schedule and the per-tenant gate.
+// schedule, the per-tenant gate and the plugin keys resolved lately.
 type engine struct {
 	pool  *pgxpool.Pool
 	log   *slog.Logger
 	retry *RetryPolicy
 	gate  *gate
+	keys  *keyCache
 }
 
 // admit lets a job of k run, returning the release to defer, or a River
 // snooze: until the breaker's cool-off ends (a snooze does not use up an
 // attempt in River 0.51), or briefly in the overflow queue when k runs its
-// cap of jobs already — its waiting backlog moves there too, so it no
-// longer stands in front of other tenants' jobs.
+// cap of jobs and has its cap waiting already — its waiting backlog moves
+// there too, so it no longer stands in front of other tenants' jobs.
 func (e *engine) admit(ctx context.Context, k envKey, job *rivertype.JobRow) (func(), error) {
-	v, until := e.gate.enter(k)
+	v, until := e.gate.acquire(ctx, k, false, slotWait)
 	if v == breakerOpen && time.Since(job.CreatedAt) > e.retry.horizon {
 		// Past its horizon: let it try once more and fail for good, rather
-		// than wait out cool-offs forever.
-		v, until = e.gate.probe(k), time.Time{}
+		// than wait out cool-offs forever; still within the cap.
+		v, until = e.gate.probe(ctx, k, slotWait)
 	}
 	switch v {
 	case breakerOpen:
@@ -213,10 +343,38 @@ func (e *engine) admit(ctx context.Context, k envKey, job *rivertype.JobRow) (fu
 			} else if _, err := moveJobToOverflow(ctx, e.pool, job.ID); err != nil {
 				e.log.WarnContext(ctx, "move job to overflow queue", "err", err)
 			}
+			e.gate.overflowed(k)
 		}
-		return nil, river.JobSnooze(time.Until(until) + time.Duration(job.ID%100)*time.Millisecond)
+		return nil, river.JobSnooze(max(time.Until(until), time.Millisecond) + time.Duration(job.ID)%overCapJitter)
 	}
-	return func() { e.gate.release(k) }, nil
+	if e.gate.dueBack(k) {
+		e.moveBack(ctx, k)
+	}
+	return func() {
+		e.gate.release(k)
+		if e.gate.dueBack(k) {
+			e.moveBack(ctx, k)
+		}
+	}, nil
+}
+
+// moveBack returns a chunk of k's overflow backlog to the default queue,
+// logging a failure: the jobs still run from the overflow queue, only later.
+func (e *engine) moveBack(ctx context.Context, k envKey) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	n, err := moveBack(ctx, e.pool, k, moveBackChunk)
+	if err != nil || n == moveBackChunk {
+		e.gate.overflowed(k) // more (may) wait there: the next one under the cap moves them
+	}
+	if err != nil {
+		e.log.WarnContext(ctx, "move backlog back to the default queue", "err", err)
+		return
+	}
+	if n > 0 {
+		e.log.InfoContext(ctx, "tenant under its concurrency cap again: backlog moved back to the default queue",
+			"partner_code", k.partnerCode, "env", k.env, "jobs", n)
+	}
 }
 
 func moveJobToOverflow(ctx context.Context, pool *pgxpool.Pool, jobID int64) (int64, error) {

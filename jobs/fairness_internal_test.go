@@ -1,6 +1,7 @@
 package jobs
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -73,4 +74,100 @@ func TestGateForgetsQuietTenants(t *testing.T) {
 	require.Empty(t, g.state)
 	require.True(t, g.shouldMove(k))
 	require.False(t, g.shouldMove(k), "moves are throttled")
+}
+
+// TestGateHandsSlotsToWaiters: a job over the cap waits in process and is
+// handed the slot of the next one to finish, without counting twice; when
+// a cap's worth wait already, the next is told to snooze at once.
+func TestGateHandsSlotsToWaiters(t *testing.T) {
+	t.Parallel()
+	g := newGate(1, 3, time.Minute)
+	k := envKey{"acme", "staging"}
+	v, _ := g.enter(k)
+	require.Equal(t, admitted, v)
+
+	got := make(chan verdict, 1)
+	go func() {
+		v, _ := g.acquire(t.Context(), k, false, time.Hour)
+		got <- v
+	}()
+	require.Eventually(t, func() bool {
+		g.mu.Lock()
+		defer g.mu.Unlock()
+		return len(g.state[k].waiting) == 1
+	}, 5*time.Second, time.Millisecond)
+
+	v, _ = g.acquire(t.Context(), k, false, time.Hour)
+	require.Equal(t, overCap, v, "the waiting room (one cap) is full: snooze")
+
+	g.release(k)
+	require.Equal(t, admitted, <-got, "the slot was handed over")
+	g.mu.Lock()
+	require.Equal(t, 1, g.state[k].running, "handed over, not counted twice")
+	g.mu.Unlock()
+	g.release(k)
+	require.Empty(t, g.state)
+}
+
+// TestGateWaitEnds: a wait that times out or is cancelled gives up its
+// place and says overCap.
+func TestGateWaitEnds(t *testing.T) {
+	t.Parallel()
+	g := newGate(1, 3, time.Minute)
+	k := envKey{"acme", "staging"}
+	v, _ := g.enter(k)
+	require.Equal(t, admitted, v)
+	v, _ = g.acquire(t.Context(), k, false, time.Millisecond)
+	require.Equal(t, overCap, v)
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	v, _ = g.acquire(ctx, k, false, time.Hour)
+	require.Equal(t, overCap, v)
+	g.mu.Lock()
+	require.Empty(t, g.state[k].waiting)
+	g.mu.Unlock()
+}
+
+// TestGateProbeKeepsTheCap (F5): a job past its horizon gets past an open
+// breaker, but not past the cap.
+func TestGateProbeKeepsTheCap(t *testing.T) {
+	t.Parallel()
+	g := newGate(1, 1, time.Hour)
+	k := envKey{"acme", "staging"}
+	v, _ := g.enter(k)
+	require.Equal(t, admitted, v)
+	require.True(t, g.failed(k))
+	v, _ = g.enter(k)
+	require.Equal(t, breakerOpen, v)
+	v, _ = g.probe(t.Context(), k, 0)
+	require.Equal(t, overCap, v, "the cap holds for probes")
+	g.release(k)
+	v, _ = g.probe(t.Context(), k, 0)
+	require.Equal(t, admitted, v, "under the cap the probe runs despite the breaker")
+}
+
+// TestGateMovesBackUnderCap (F6): once jobs of a tenant went to the
+// overflow queue, a job of it under the cap with none waiting says some are
+// due back, throttled.
+func TestGateMovesBackUnderCap(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	g := newGate(2, 3, time.Minute)
+	g.now = func() time.Time { return now }
+	k := envKey{"beta", "staging"}
+	g.enter(k)
+	g.enter(k)
+	require.False(t, g.dueBack(k), "nothing in overflow")
+	require.True(t, g.shouldMove(k))
+	g.overflowed(k)
+	require.False(t, g.dueBack(k), "still at its cap")
+	g.release(k)
+	require.True(t, g.dueBack(k), "under its cap: due back")
+	g.overflowed(k) // a full chunk moved: more may wait
+	require.False(t, g.dueBack(k), "throttled")
+	g.release(k)
+	require.NotEmpty(t, g.state, "remembered while jobs may wait in overflow")
+	now = now.Add(moveBackEvery)
+	require.True(t, g.dueBack(k))
+	require.False(t, g.dueBack(k), "nothing moved there since")
 }

@@ -23,6 +23,7 @@ import (
 type fakePlugin struct {
 	sdk.Unimplemented
 	delay   time.Duration
+	hold    chan struct{} // when set, calls wait until it is closed
 	calls   atomic.Int64
 	running atomic.Int64
 	mu      sync.Mutex
@@ -36,6 +37,13 @@ func (p *fakePlugin) Fulfil(ctx context.Context, req sdk.FulfilRequest) (sdk.Res
 	p.peak = max(p.peak, n)
 	p.mu.Unlock()
 	p.calls.Add(1)
+	if p.hold != nil {
+		select {
+		case <-p.hold:
+		case <-ctx.Done():
+			return sdk.Result{}, ctx.Err()
+		}
+	}
 	if p.delay > 0 {
 		select {
 		case <-time.After(p.delay):
@@ -136,6 +144,51 @@ func TestFloodDoesNotDelayOthers(t *testing.T) {
 	require.NoError(t, b.pool.QueryRow(context.Background(), `SELECT count(*) FROM river_job
 		WHERE args->>'partner_code' = 'acme' AND queue = $1 AND finalized_at IS NULL`, jobs.QueueOverflow).Scan(&overflow))
 	require.Greater(t, overflow, n/2, "acme's backlog waits in the overflow queue")
+}
+
+// overflowed counts the tenant's unfinished fulfil jobs in the overflow
+// queue.
+func (b bundle) overflowed(t testing.TB, code string) int {
+	t.Helper()
+	var n int
+	require.NoError(t, b.pool.QueryRow(context.Background(), `SELECT count(*) FROM river_job
+		WHERE kind = 'fulfil' AND args->>'partner_code' = $1 AND queue = $2 AND finalized_at IS NULL`,
+		code, jobs.QueueOverflow).Scan(&n))
+	return n
+}
+
+// TestBriefBurstIsNotLeftBehindAFlood (F6): beta goes over its cap for a
+// moment while acme floods — its backlog moves to the overflow queue, where
+// acme's thousands of older jobs wait — and once beta runs under its cap
+// again its backlog moves back: all of it, and beta's next fulfilment, are
+// served while most of acme's backlog still waits.
+func TestBriefBurstIsNotLeftBehindAFlood(t *testing.T) {
+	t.Parallel()
+	acme := &fakePlugin{delay: 10 * time.Millisecond}
+	beta := &fakePlugin{hold: make(chan struct{})}
+	const cap, n, burst = 2, 3000, 12
+	b := setupWith(t, options{
+		tune: func(c *jobs.Config) { c.Workers, c.TenantConcurrency = 8, cap },
+		host: func(jobs.PluginHost) jobs.PluginHost { return fakeHost{"acme": acme, "beta": beta} },
+	})
+	b.flood(t, "acme", "C-FLOOD-", n)
+	b.start()
+	require.Eventually(t, func() bool { return acme.calls.Load() >= 20 }, waitLong, pollEvery, "acme's flood is being worked")
+
+	// beta's plugin is stuck while a burst arrives: over its cap.
+	b.flood(t, "beta", "C-BURST-", burst)
+	require.Eventually(t, func() bool { return b.overflowed(t, "beta") > 0 }, waitLong, pollEvery,
+		"beta's backlog went to the overflow queue")
+	close(beta.hold)
+
+	require.Eventually(t, func() bool { return b.unfinished(t, "beta") == 0 }, waitLong, pollEvery, "beta's burst is served")
+	require.Greater(t, b.unfinished(t, "acme"), n/2, "beta's burst did not wait behind acme's backlog")
+
+	id := b.pay(t, "beta", "C-BETA-P", 1)
+	b.waitFor(t, id, "completed")
+	require.Greater(t, b.unfinished(t, "acme"), n/2, "beta's next fulfilment was served promptly")
+	require.LessOrEqual(t, beta.maxConcurrent(), int64(cap), "beta never ran more than its cap at once")
+	require.LessOrEqual(t, acme.maxConcurrent(), int64(cap), "acme never ran more than its cap at once")
 }
 
 // TestBreakerPausesFailingPlugin: after BreakerFailures failed calls in a

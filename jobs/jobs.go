@@ -55,8 +55,13 @@ type Config struct {
 	BreakerCoolOff  time.Duration
 	// RescueAfter is how long a job may stay running before River, on a
 	// live node, takes its node for dead and retries it; River's default
-	// (an hour) when zero. At least JobTimeout.
+	// (an hour) when zero. At least JobTimeout plus a minute: an attempt
+	// records its outcome for up to 10 s past its deadline.
 	RescueAfter time.Duration
+	// SweepInterval is how often the sweeper marks failed the fulfilments
+	// whose job ended without an outcome (sweep.go);
+	// DefaultSweepInterval when zero.
+	SweepInterval time.Duration
 }
 
 // Deps are the services workers use.
@@ -73,8 +78,14 @@ type Deps struct {
 // with Start and stop it with Stop.
 func NewClient(deps Deps, cfg Config) (*river.Client[pgx.Tx], error) {
 	tenantCap := cmp.Or(cfg.TenantConcurrency, DefaultTenantConcurrency)
-	eng := &engine{pool: deps.Pool, log: deps.Logger, retry: NewRetryPolicy(cfg.MaxAttempts, cfg.RetryHorizon),
+	eng := &engine{pool: deps.Pool, log: deps.Logger, retry: NewRetryPolicy(cfg.MaxAttempts, cfg.RetryHorizon), keys: newKeyCache(),
 		gate: newGate(tenantCap, cmp.Or(cfg.BreakerFailures, DefaultBreakerFailures), cmp.Or(cfg.BreakerCoolOff, DefaultBreakerCoolOff))}
+	// A tenant's jobs over its cap wait in process for a slot rather than
+	// being snoozed, up to half the workers with those running (at least a
+	// cap's worth): a burst is absorbed at once and its jobs start the
+	// moment a slot frees, while the other half stays free for everyone
+	// else. Beyond that it is a backlog, and goes to the overflow queue.
+	eng.gate.room = max(tenantCap, cfg.Workers/2-tenantCap)
 	workers := river.NewWorkers()
 	if err := river.AddWorkerSafely(workers, &FulfilWorker{deps: deps, eng: eng}); err != nil {
 		return nil, fmt.Errorf("jobs: add fulfil worker: %w", err)
@@ -93,12 +104,21 @@ func NewClient(deps Deps, cfg Config) (*river.Client[pgx.Tx], error) {
 		}
 		periodic = append(periodic, retentionPeriodic())
 	}
+	if deps.Payments != nil {
+		if err := river.AddWorkerSafely(workers, &SweepWorker{deps: deps}); err != nil {
+			return nil, fmt.Errorf("jobs: add sweep worker: %w", err)
+		}
+		periodic = append(periodic, sweepPeriodic(cmp.Or(cfg.SweepInterval, DefaultSweepInterval)))
+	}
 	client, err := river.NewClient(riverpgxv5.New(deps.Pool), &river.Config{
-		// The overflow queue drains tenants over their cap at one cap's pace
+		// The overflow queue drains tenants over their cap at their cap's
+		// pace: a cap running and a cap waiting in process to take over
 		// (fairness.go); the default queue serves everyone else meanwhile.
 		Queues: map[string]river.QueueConfig{
-			QueueDefault:  {MaxWorkers: cfg.Workers},
-			QueueOverflow: {MaxWorkers: min(cfg.Workers, tenantCap)},
+			QueueDefault: {MaxWorkers: cfg.Workers},
+			// No insert ever notifies the overflow queue: it polls, often
+			// enough that a job whose over-cap snooze ended runs promptly.
+			QueueOverflow: {MaxWorkers: min(cfg.Workers, 2*tenantCap), FetchPollInterval: max(overflowPoll, cfg.FetchCooldown)},
 		},
 		RetryPolicy:          eng.retry,
 		PeriodicJobs:         periodic,

@@ -4,6 +4,7 @@ package main
 
 import (
 	"errors"
+	"io/fs"
 	"os"
 	"syscall"
 )
@@ -26,4 +27,12 @@ func lockFile(f *os.File) (unlock func(), err error) {
 		return nil, err
 	}
 	return func() { _ = syscall.Flock(fd, syscall.LOCK_UN) }, nil
+}
+
+// inode is fi's inode number: a rename over wallet.json gives it a new one.
+func inode(fi fs.FileInfo) uint64 {
+	if sys, ok := fi.Sys().(*syscall.Stat_t); ok {
+		return uint64(sys.Ino)
+	}
+	return 0
 }

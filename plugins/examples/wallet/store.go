@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -8,6 +10,8 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/shopspring/decimal"
@@ -49,6 +53,11 @@ type appliedFile struct {
 type state struct {
 	balances map[string]map[string]decimal.Decimal
 	applied  map[string]applied
+	// order lists applied keys as written; encoded holds each one's JSON
+	// member ("key":{...}), encoded once: an entry never changes, so saving
+	// copies bytes instead of encoding thousands of entries every time.
+	order   []string
+	encoded map[string][]byte
 }
 
 type applied struct {
@@ -60,7 +69,7 @@ type applied struct {
 }
 
 func newState() *state {
-	return &state{balances: map[string]map[string]decimal.Decimal{}, applied: map[string]applied{}}
+	return &state{balances: map[string]map[string]decimal.Decimal{}, applied: map[string]applied{}, encoded: map[string][]byte{}}
 }
 
 // load reads path; a missing file is an empty wallet.
@@ -94,6 +103,18 @@ func load(path string) (*state, error) {
 			return nil, fmt.Errorf("%w: %s: applied %q: %w", errCorrupt, path, key, err)
 		}
 		s.applied[key] = applied{kind: a.Kind, player: a.Player, credits: credits, at: at, payment: a.Payment}
+		s.order = append(s.order, key)
+	}
+	// JSON objects have no order: keep the file's entries in time order.
+	slices.SortFunc(s.order, func(a, b string) int {
+		return cmp.Or(s.applied[a].at.Compare(s.applied[b].at), strings.Compare(a, b))
+	})
+	for _, key := range s.order {
+		raw, err := encodeApplied(key, s.applied[key])
+		if err != nil {
+			return nil, err
+		}
+		s.encoded[key] = raw
 	}
 	return s, nil
 }
@@ -118,29 +139,63 @@ func formatAmounts(in map[string]decimal.Decimal) map[string]string {
 	return out
 }
 
-func (s *state) file() walletFile {
-	f := walletFile{
-		Balances: make(map[string]map[string]string, len(s.balances)),
-		Applied:  make(map[string]appliedFile, len(s.applied)),
+// encodeApplied is a's member of the "applied" object: "key":{...}.
+func encodeApplied(key string, a applied) ([]byte, error) {
+	k, err := json.Marshal(key)
+	if err != nil {
+		return nil, fmt.Errorf("wallet: encode key: %w", err)
 	}
+	v, err := json.Marshal(appliedFile{
+		Kind:    a.kind,
+		Player:  a.player,
+		Credits: formatAmounts(a.credits),
+		At:      a.at.UTC().Format(time.RFC3339Nano),
+		Payment: a.payment,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("wallet: encode %q: %w", key, err)
+	}
+	return slices.Concat(k, []byte(":"), v), nil
+}
+
+// encode is wallet.json's content: the balances, encoded afresh, and the
+// applied entries' stored encodings.
+func (s *state) encode() ([]byte, error) {
+	balances := make(map[string]map[string]string, len(s.balances))
 	for player, m := range s.balances {
-		f.Balances[player] = formatAmounts(m)
+		balances[player] = formatAmounts(m)
 	}
-	for key, a := range s.applied {
-		f.Applied[key] = appliedFile{
-			Kind:    a.kind,
-			Player:  a.player,
-			Credits: formatAmounts(a.credits),
-			At:      a.at.UTC().Format(time.RFC3339Nano),
-			Payment: a.payment,
+	b, err := json.Marshal(balances)
+	if err != nil {
+		return nil, fmt.Errorf("wallet: encode balances: %w", err)
+	}
+	size := len(b) + 32
+	for _, key := range s.order {
+		size += len(s.encoded[key]) + 2
+	}
+	var buf bytes.Buffer
+	buf.Grow(size)
+	buf.WriteString(`{"balances":`)
+	buf.Write(b)
+	buf.WriteString(`,"applied":{`)
+	for i, key := range s.order {
+		if i > 0 {
+			buf.WriteString(",\n")
 		}
+		buf.Write(s.encoded[key])
 	}
-	return f
+	buf.WriteString("}}\n")
+	return buf.Bytes(), nil
 }
 
 // apply records a under key and adds its credits to the player's balances.
-// It returns a function that undoes exactly that, for when saving fails.
-func (s *state) apply(key string, a applied) (undo func()) {
+// It returns a function that undoes exactly that, for when saving fails;
+// undos run in reverse order of their applies.
+func (s *state) apply(key string, a applied) (undo func(), err error) {
+	raw, err := encodeApplied(key, a)
+	if err != nil {
+		return nil, err
+	}
 	before, had := s.balances[a.player]
 	after := maps.Clone(before)
 	if after == nil {
@@ -151,22 +206,26 @@ func (s *state) apply(key string, a applied) (undo func()) {
 	}
 	s.balances[a.player] = after
 	s.applied[key] = a
+	s.encoded[key] = raw
+	s.order = append(s.order, key)
 	return func() {
 		delete(s.applied, key)
+		delete(s.encoded, key)
+		s.order = s.order[:len(s.order)-1]
 		if had {
 			s.balances[a.player] = before
 		} else {
 			delete(s.balances, a.player)
 		}
-	}
+	}, nil
 }
 
 // save writes the wallet atomically: a crash leaves either the old file or
 // the new one, never half of one.
 func (s *state) save(path string) error {
-	data, err := json.MarshalIndent(s.file(), "", "  ")
+	data, err := s.encode()
 	if err != nil {
-		return fmt.Errorf("wallet: encode: %w", err)
+		return err
 	}
 	dir := filepath.Dir(path)
 	tmp, err := os.CreateTemp(dir, "."+fileName+".*")

@@ -26,18 +26,23 @@ const settingDataDir = "data_dir"
 // playerSyntax is what LookupUser accepts as a player id.
 var playerSyntax = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,64}$`)
 
-// wallet implements sdk.Plugin. One mutex serialises every change, including
-// the write to disk, so an answer is only given once it is durable; a file
-// lock (wallet.lock) does the same across processes sharing the directory,
-// and each change re-reads wallet.json under it.
+// wallet implements sdk.Plugin. Changes are committed in batches, one at a
+// time (commit.go), each written to disk before its answers are given; a
+// file lock (wallet.lock) serialises the batches of processes sharing the
+// directory, and wallet.json is re-read under it only when another process
+// changed it since (stamp).
 type wallet struct {
 	log *slog.Logger
 	now func() time.Time
 
-	mu    sync.Mutex
-	path  string   // wallet.json; empty until opened
-	lock  *os.File // wallet.lock beside it, flocked around every change
+	mu    sync.Mutex // held by the batch being committed, and by Configure
+	path  string     // wallet.json; empty until opened
+	lock  *os.File   // wallet.lock beside it, flocked around every batch
 	state *state
+	seen  stamp // of the wallet.json state was read from or saved as
+
+	qmu   sync.Mutex // guards queue
+	queue []pending  // changes waiting for the next batch
 }
 
 var _ sdk.Plugin = (*wallet)(nil)
@@ -91,7 +96,7 @@ func (w *wallet) openLocked(path string) error {
 	if w.lock != nil {
 		_ = w.lock.Close()
 	}
-	w.path, w.lock, w.state = path, lock, s
+	w.path, w.lock, w.state, w.seen = path, lock, s, stamp{}
 	w.log.Info("wallet opened", "path", path, "players", len(s.balances), "applied", len(s.applied))
 	return nil
 }
@@ -108,10 +113,11 @@ func (w *wallet) ensureOpenLocked() error {
 	return w.openLocked(filepath.Join(wd, fileName))
 }
 
-// beginLocked starts a change: it takes the file lock and re-reads the
-// wallet, since another process on the same data directory (two partnerhub
-// nodes sharing it) may have changed it. Caller holds w.mu and calls the
-// returned release when the change is saved or abandoned.
+// beginLocked starts a batch: it takes the file lock and, when another
+// process on the same data directory (two partnerhub nodes sharing it)
+// changed wallet.json since this one last read or wrote it, re-reads it.
+// Caller holds w.mu and calls the returned release when the batch is saved
+// or abandoned.
 func (w *wallet) beginLocked() (release func(), err error) {
 	if err := w.ensureOpenLocked(); err != nil {
 		return nil, err
@@ -120,12 +126,24 @@ func (w *wallet) beginLocked() (release func(), err error) {
 	if err != nil {
 		return nil, fmt.Errorf("wallet: lock: %w", err)
 	}
-	s, err := load(w.path)
+	gen, err := w.generation()
 	if err != nil {
 		unlock()
 		return nil, err
 	}
-	w.state = s
+	now, err := w.stampOf(gen)
+	if err != nil {
+		unlock()
+		return nil, err
+	}
+	if !now.same(w.seen) {
+		s, err := load(w.path)
+		if err != nil {
+			unlock()
+			return nil, err
+		}
+		w.state, w.seen = s, now
+	}
 	return unlock, nil
 }
 
@@ -162,91 +180,61 @@ func (w *wallet) Fulfil(_ context.Context, req sdk.FulfilRequest) (sdk.Result, e
 		return sdk.Rejected(reason), nil
 	}
 
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	release, err := w.beginLocked()
-	if err != nil {
-		w.log.Error("cannot read wallet", "key", req.IdempotencyKey, "error", err)
-		return sdk.Retry("cannot read wallet: " + err.Error()), nil
-	}
-	defer release()
-	ref := reference(kindFulfil, req.IdempotencyKey)
-	if prev, ok := w.state.applied[req.IdempotencyKey]; ok {
-		if prev.kind != kindFulfil {
-			return sdk.Rejected("idempotency key already used by a " + prev.kind), nil
+	return w.do(func(s *state, now time.Time) (sdk.Result, string, *applied) {
+		ref := reference(kindFulfil, req.IdempotencyKey)
+		if prev, ok := s.applied[req.IdempotencyKey]; ok {
+			if prev.kind != kindFulfil {
+				return sdk.Rejected("idempotency key already used by a " + prev.kind), "", nil
+			}
+			return sdk.Fulfilled(ref), "", nil // a retry: already credited
 		}
-		return sdk.Fulfilled(ref), nil // a retry: already credited
-	}
-	entry := applied{kind: kindFulfil, player: player, credits: credits, at: w.now(), payment: req.Payment.Reference}
-	if res, ok := w.commitLocked(req.IdempotencyKey, entry); !ok {
-		return res, nil
-	}
-	w.log.Info("fulfilled", "key", req.IdempotencyKey, "player", player, "credits", formatAmounts(credits))
-	return sdk.Fulfilled(ref), nil
+		w.log.Info("fulfilled", "key", req.IdempotencyKey, "player", player, "credits", formatAmounts(credits))
+		return sdk.Fulfilled(ref), req.IdempotencyKey,
+			&applied{kind: kindFulfil, player: player, credits: credits, at: now, payment: req.Payment.Reference}
+	}), nil
 }
 
 func (w *wallet) Reverse(_ context.Context, req sdk.ReverseRequest) (sdk.Result, error) {
 	if req.IdempotencyKey == "" {
 		return sdk.Rejected("missing idempotency key"), nil
 	}
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	release, err := w.beginLocked()
-	if err != nil {
-		w.log.Error("cannot read wallet", "key", req.IdempotencyKey, "error", err)
-		return sdk.Retry("cannot read wallet: " + err.Error()), nil
-	}
-	defer release()
-	ref := reference(kindReverse, req.IdempotencyKey)
-	if prev, ok := w.state.applied[req.IdempotencyKey]; ok {
-		if prev.kind != kindReverse {
-			return sdk.Rejected("idempotency key already used by a " + prev.kind), nil
+	return w.do(func(s *state, now time.Time) (sdk.Result, string, *applied) {
+		ref := reference(kindReverse, req.IdempotencyKey)
+		if prev, ok := s.applied[req.IdempotencyKey]; ok {
+			if prev.kind != kindReverse {
+				return sdk.Rejected("idempotency key already used by a " + prev.kind), "", nil
+			}
+			return sdk.Fulfilled(ref), "", nil // a retry: already debited
 		}
-		return sdk.Fulfilled(ref), nil // a retry: already debited
-	}
-	if req.Payment.Reference == "" {
-		return sdk.Rejected("nothing to reverse: no payment reference"), nil
-	}
-	fulfil, reversed := w.findLocked(req.Payment.Reference)
-	switch {
-	case fulfil == nil:
-		return sdk.Rejected("nothing to reverse: payment " + req.Payment.Reference + " was not fulfilled"), nil
-	case reversed:
-		return sdk.Rejected("nothing to reverse: payment " + req.Payment.Reference + " was already reversed"), nil
-	}
-	if req.PlayerID != "" && req.PlayerID != fulfil.player {
-		// The fulfil's record is what was actually credited; trust it.
-		w.log.Warn("reverse names another player than the fulfil", "key", req.IdempotencyKey,
-			"request_player", req.PlayerID, "fulfilled_player", fulfil.player)
-	}
-	debits := make(map[string]decimal.Decimal, len(fulfil.credits))
-	for code, d := range fulfil.credits {
-		debits[code] = d.Neg()
-	}
-	entry := applied{kind: kindReverse, player: fulfil.player, credits: debits, at: w.now(), payment: req.Payment.Reference}
-	if res, ok := w.commitLocked(req.IdempotencyKey, entry); !ok {
-		return res, nil
-	}
-	w.log.Info("reversed", "key", req.IdempotencyKey, "reason", string(req.Reason), "player", fulfil.player,
-		"credits", formatAmounts(debits))
-	return sdk.Fulfilled(ref), nil
+		if req.Payment.Reference == "" {
+			return sdk.Rejected("nothing to reverse: no payment reference"), "", nil
+		}
+		fulfil, reversed := s.find(req.Payment.Reference)
+		switch {
+		case fulfil == nil:
+			return sdk.Rejected("nothing to reverse: payment " + req.Payment.Reference + " was not fulfilled"), "", nil
+		case reversed:
+			return sdk.Rejected("nothing to reverse: payment " + req.Payment.Reference + " was already reversed"), "", nil
+		}
+		if req.PlayerID != "" && req.PlayerID != fulfil.player {
+			// The fulfil's record is what was actually credited; trust it.
+			w.log.Warn("reverse names another player than the fulfil", "key", req.IdempotencyKey,
+				"request_player", req.PlayerID, "fulfilled_player", fulfil.player)
+		}
+		debits := make(map[string]decimal.Decimal, len(fulfil.credits))
+		for code, d := range fulfil.credits {
+			debits[code] = d.Neg()
+		}
+		w.log.Info("reversed", "key", req.IdempotencyKey, "reason", string(req.Reason), "player", fulfil.player,
+			"credits", formatAmounts(debits))
+		return sdk.Fulfilled(ref), req.IdempotencyKey,
+			&applied{kind: kindReverse, player: fulfil.player, credits: debits, at: now, payment: req.Payment.Reference}
+	}), nil
 }
 
-// commitLocked applies entry and saves it. If saving fails the change is
-// undone and a retry result returned: nothing was credited, try again.
-func (w *wallet) commitLocked(key string, entry applied) (sdk.Result, bool) {
-	undo := w.state.apply(key, entry)
-	if err := w.state.save(w.path); err != nil {
-		undo()
-		w.log.Error("cannot save wallet", "key", key, "error", err)
-		return sdk.Retry("cannot save wallet: " + err.Error()), false
-	}
-	return sdk.Result{}, true
-}
-
-// findLocked returns the fulfil of payment, and whether it was reversed.
-func (w *wallet) findLocked(payment string) (fulfil *applied, reversed bool) {
-	for _, a := range w.state.applied {
+// find returns the fulfil of payment, and whether it was reversed.
+func (s *state) find(payment string) (fulfil *applied, reversed bool) {
+	for _, a := range s.applied {
 		if a.payment != payment {
 			continue
 		}

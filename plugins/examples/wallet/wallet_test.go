@@ -360,3 +360,37 @@ func TestTwoProcessesShareADataDirectory(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, sdk.OutcomeRejected, res.Outcome, "already reversed by the other")
 }
+
+// TestNoticesAFileChangedBehindItsBack: the wallet keeps its state in
+// memory between changes, but re-reads wallet.json when it changed on disk,
+// even by a writer that does not keep the generation in wallet.lock.
+func TestNoticesAFileChangedBehindItsBack(t *testing.T) {
+	t.Parallel()
+	p, dir := newTestWallet(t)
+	ctx := t.Context()
+	_, err := p.Fulfil(ctx, fulfilReq("fulfil:PAY-1", "PAY-1", "p1", gold("10", 1)))
+	require.NoError(t, err)
+
+	// Someone else credits PAY-2 by rewriting the file.
+	f := readWallet(t, dir)
+	f.Balances["p1"]["GOLD"] = "17"
+	f.Applied["fulfil:PAY-2"] = appliedFile{Kind: kindFulfil, Player: "p1", Credits: map[string]string{"GOLD": "7"},
+		At: time.Now().UTC().Format(time.RFC3339Nano), Payment: "PAY-2"}
+	data, err := json.Marshal(f)
+	require.NoError(t, err)
+	tmp := filepath.Join(dir, "by-hand")
+	require.NoError(t, os.WriteFile(tmp, data, 0o600))
+	require.NoError(t, os.Rename(tmp, filepath.Join(dir, fileName)))
+
+	res, err := p.Fulfil(ctx, fulfilReq("fulfil:PAY-2", "PAY-2", "p1", gold("5", 1)))
+	require.NoError(t, err)
+	require.Equal(t, sdk.OutcomeFulfilled, res.Outcome)
+	require.Equal(t, "17", readWallet(t, dir).Balances["p1"]["GOLD"], "PAY-2 was credited once, by the other writer")
+
+	_, err = p.Fulfil(ctx, fulfilReq("fulfil:PAY-3", "PAY-3", "p1", gold("1", 1)))
+	require.NoError(t, err)
+	f = readWallet(t, dir)
+	require.Equal(t, "18", f.Balances["p1"]["GOLD"])
+	require.Equal(t, "7", f.Applied["fulfil:PAY-2"].Credits["GOLD"], "the other writer's record was kept")
+	require.Len(t, f.Applied, 3)
+}
