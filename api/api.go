@@ -49,6 +49,9 @@ type Deps struct {
 	Plugins         *plugins.Registry
 	PluginHost      PluginHost
 	UserInfoTimeout time.Duration
+	// PluginLimits are the plugin upload and activation routes' own
+	// deadlines (defaults when zero).
+	PluginLimits PluginLimits
 	// RateLimitPerTenant is the requests per second each partnerCode may
 	// make to the Pay1st-facing endpoints, with bursts of RateLimitBurst;
 	// 0 means no limit.
@@ -110,7 +113,8 @@ func newAPI(mux *http.ServeMux, deps Deps) huma.API {
 	if deps.Plugins != nil {
 		registry = deps.Plugins
 	}
-	(&PluginHandler{tenants: deps.Tenants, plugins: deps.Plugins, host: deps.PluginHost, logger: deps.Logger}).Register(api)
+	(&PluginHandler{tenants: deps.Tenants, plugins: deps.Plugins, host: deps.PluginHost, limits: deps.PluginLimits,
+		logger: deps.Logger}).Register(api)
 	(&WebhookHandler{
 		tenants: deps.Tenants, payments: deps.Payments, ingest: deps.Ingest, logger: deps.Logger,
 		maxBody: deps.MaxBodyBytes, window: deps.SignatureWindow, now: deps.Now,

@@ -29,7 +29,7 @@ type Fulfilment struct {
 	ID              int64      `json:"id" example:"4411" doc:"The record's id: retry-fulfilment takes it."`
 	Environment     string     `json:"environment" enum:"staging,production"`
 	Kind            string     `json:"kind" enum:"fulfil,reverse" doc:"fulfil credits the purchase; reverse takes it back after a refund or chargeback."`
-	State           string     `json:"state" enum:"pending,succeeded,failed" doc:"failed: rejected by the plugin or out of attempts; retry-fulfilment queues it again."`
+	State           string     `json:"state" enum:"pending,succeeded,failed" doc:"failed: rejected by the plugin, out of attempts, or its job ended without an outcome (lastError says so); retry-fulfilment queues it again."`
 	Reference       string     `json:"reference" example:"C-1795274958-P" doc:"The payment's Pay1st reference."`
 	PaymentStatus   string     `json:"paymentStatus" example:"SUCCESSFUL" doc:"The payment's current status."`
 	Attempts        int        `json:"attempts" example:"3" doc:"Plugin calls made, over every retry: retries keep the history."`
@@ -127,8 +127,10 @@ func (h *FulfilmentHandler) Register(api huma.API) {
 		Path: "/v1/tenants/{partnerCode}/fulfilments/{fulfilmentId}/retry", Tags: tags,
 		Summary: "Retry a failed fulfilment",
 		Description: "Puts a failed record back to pending and queues a new job for it; its attempts and last error " +
-			"stay as history, and the plugin gets the same idempotency key. A record that is not failed — including " +
-			"one retried a moment ago — is 409, so retrying twice queues one job. Audited. Writable keys only.",
+			"stay as history (get-payment shows every attempt), and the plugin gets the same idempotency key. A pending " +
+			"record whose job ended without an outcome is queued again too. A succeeded record, or a pending one with a " +
+			"job waiting or running — including one retried a moment ago — is 409, so retrying twice queues one job. " +
+			"Audited. Writable keys only.",
 		Security: bearer,
 		Errors: []int{http.StatusUnauthorized, http.StatusForbidden, http.StatusNotFound, http.StatusConflict,
 			http.StatusUnprocessableEntity},
@@ -168,8 +170,8 @@ func (h *FulfilmentHandler) list(ctx context.Context, in *ListFulfilmentsInput) 
 func (h *FulfilmentHandler) audit(t tenant.Tenant, bulk bool) payment.RetryAudit {
 	return func(ctx context.Context, tx pgx.Tx, f payment.FulfilmentRecord) error {
 		return h.tenants.AuditTx(ctx, tx, "fulfilment.retry", t.ID, "fulfilment:"+strconv.FormatInt(f.ID, 10),
-			map[string]any{"env": f.Env, "kind": f.Kind, "reference": f.Reference, "attempts": f.Attempts,
-				"lastError": f.LastError, "bulk": bulk})
+			// No lastError: plugin text does not belong in the audit log.
+			map[string]any{"env": f.Env, "kind": f.Kind, "reference": f.Reference, "attempts": f.Attempts, "bulk": bulk})
 	}
 }
 

@@ -114,7 +114,24 @@ func TestFulfilmentsRetry(t *testing.T) {
 	for _, e := range out["items"].([]any) {
 		if e.(map[string]any)["action"] == "fulfilment.retry" {
 			retries++
+			details := e.(map[string]any)["details"].(map[string]any)
+			require.NotContains(t, details, "lastError", "plugin text stays out of the audit log")
+			require.Equal(t, "C-F", details["reference"].(string)[:3])
 		}
 	}
 	require.Equal(t, 2, retries, "one audit entry per record queued again")
+
+	// The timeline shows the attempt history, kept across the retry.
+	status, _, out = b.call(t, http.MethodGet, "/v1/tenants/acme/environments/staging/payments/C-F1-P", viewer, nil)
+	require.Equal(t, http.StatusOK, status, out)
+	fulfilments := out["fulfilments"].([]any)
+	require.Len(t, fulfilments, 1)
+	history := fulfilments[0].(map[string]any)["history"].([]any)
+	require.Len(t, history, 1)
+	attempt := history[0].(map[string]any)
+	require.Equal(t, float64(1), attempt["number"])
+	require.Equal(t, "failed", attempt["outcome"])
+	require.Equal(t, "rejected by plugin: player banned", attempt["reason"])
+	require.NotEmpty(t, attempt["finishedAt"])
+	require.NotContains(t, attempt, "node", "the host is not the tenant's business")
 }

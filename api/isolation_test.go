@@ -13,8 +13,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
+	"github.com/partnerhub/partnerhub/internal/db"
 	"github.com/partnerhub/partnerhub/plugins"
 	"github.com/partnerhub/partnerhub/tenant"
 )
@@ -22,7 +24,7 @@ import (
 // isolationBodies are valid request bodies for every tenant-scoped operation
 // that takes one, so the request passes validation and reaches the tenant
 // check. A new operation without an entry fails the test: add one.
-func isolationBodies(productID int64) map[string]any {
+func isolationBodies(productID, pluginID int64) map[string]any {
 	product := map[string]any{"name": "Stolen", "countries": []string{"ZA"}, "fulfilmentMethod": "plugin"}
 	bundle := map[string]any{"productId": productID, "sku": "stolen-1", "name": "Stolen", "quantity": "1",
 		"digitalCurrency": map[string]any{"name": "Gold", "code": "GLD"},
@@ -40,7 +42,7 @@ func isolationBodies(productID int64) map[string]any {
 		"create-promotion":            map[string]any{"dryRun": false},
 		"release-payment-hold":        map[string]any{"note": "stolen"},
 		"upload-plugin":               "not an executable",
-		"activate-plugin":             map[string]any{"pluginId": 1},
+		"activate-plugin":             map[string]any{"pluginId": pluginID},
 		"set-plugin-settings":         map[string]any{"settings": map[string]string{"endpoint": "https://evil.example.com/"}},
 		"retry-fulfilments":           map[string]any{"max": 10},
 	}
@@ -48,10 +50,13 @@ func isolationBodies(productID int64) map[string]any {
 
 // TestTenantIsolation tries every tenant-scoped operation of the OpenAPI
 // document with another tenant's admin key, against that tenant's real
-// resources: every one must be "not found", and nothing may change.
+// resources (a failed fulfilment, an active plugin with settings...): every
+// one must be "not found" for the tenant check, not for a missing resource,
+// and nothing may change.
 func TestTenantIsolation(t *testing.T) {
 	t.Parallel()
-	b := setup(t)
+	pb := setupPlugins(t, 1<<20)
+	b := pb.bundle
 	ctx := context.Background()
 	b.createTenant(t, "alpha", 1)
 	b.createTenant(t, "bravo", 2)
@@ -72,14 +77,26 @@ func TestTenantIsolation(t *testing.T) {
 	require.Equal(t, http.StatusCreated, status, bundle)
 	status, _, key := b.call(t, http.MethodPost, "/v1/tenants/bravo/api-keys", b.operatorKey, map[string]any{"name": "bravo", "role": "admin"})
 	require.Equal(t, http.StatusCreated, status, key)
+	fulfilmentID := failFulfilment(t, b, "bravo", "C-BRAVO-P")
+	pluginID := bravoPlugin(t, pb)
 	params := map[string]string{
 		"partnerCode": "bravo", "env": "staging", "productId": strconv.FormatInt(productID, 10),
 		"bundleId": strconv.FormatFloat(bundle["id"].(float64), 'f', 0, 64), "prefix": key["prefix"].(string), "step": "creatives",
 		"deliveryId":   strconv.FormatInt(bravoDelivery(t, b), 10),
 		"reference":    "C-BRAVO-P",
-		"pluginId":     strconv.FormatInt(bravoPlugin(t, b), 10),
-		"fulfilmentId": "1",
+		"pluginId":     strconv.FormatInt(pluginID, 10),
+		"fulfilmentId": strconv.FormatInt(fulfilmentID, 10),
 	}
+	// Each exists, seen with bravo's own rights: the attacker's 404 can only
+	// come from the tenant check.
+	for _, path := range []string{"/environments/staging/payments/C-BRAVO-P", "/plugins/" + params["pluginId"], "/environments/staging/plugin"} {
+		status, _, out := b.call(t, http.MethodGet, "/v1/tenants/bravo"+path, key["key"].(string), nil)
+		require.Equal(t, http.StatusOK, status, "%s: %v", path, out)
+	}
+	status, _, failed := b.call(t, http.MethodGet, "/v1/tenants/bravo/fulfilments?state=failed", key["key"].(string), nil)
+	require.Equal(t, http.StatusOK, status, failed)
+	require.Len(t, failed["items"], 1)
+	require.EqualValues(t, fulfilmentID, failed["items"].([]any)[0].(map[string]any)["id"])
 	before := snapshot(t, b, "bravo")
 
 	resp, err := http.Get(b.srv.URL + "/openapi.json")
@@ -95,7 +112,7 @@ func TestTenantIsolation(t *testing.T) {
 	}
 	require.NoError(t, json.Unmarshal(raw, &doc))
 
-	bodies := isolationBodies(productID)
+	bodies := isolationBodies(productID, pluginID)
 	placeholder := regexp.MustCompile(`\{([A-Za-z]+)\}`)
 	var tried []string
 	for path, ops := range doc.Paths {
@@ -137,7 +154,7 @@ func snapshot(t *testing.T, b bundle, code string) string {
 	t.Helper()
 	var all bytes.Buffer
 	for _, path := range []string{"", "/environments", "/environments/staging/products", "/environments/staging/bundles",
-		"/api-keys", "/checklist"} {
+		"/api-keys", "/checklist", "/fulfilments", "/plugins", "/environments/staging/plugin", "/environments/staging/payments/C-BRAVO-P"} {
 		status, _, out := b.call(t, http.MethodGet, "/v1/tenants/"+code+path, b.operatorKey, nil)
 		require.Equal(t, http.StatusOK, status, path)
 		delete(out, "lastUsedAt")
@@ -159,14 +176,22 @@ func bravoDelivery(t *testing.T, b bundle) int64 {
 	return id
 }
 
-// bravoPlugin registers a plugin for bravo and returns its id.
-func bravoPlugin(t *testing.T, b bundle) int64 {
+// bravoPlugin registers a plugin for bravo with staging settings and makes
+// it staging's active plugin; it returns its id.
+func bravoPlugin(t *testing.T, b pluginBundle) int64 {
 	t.Helper()
-	bravo, err := b.tenants.Get(context.Background(), "bravo")
+	ctx := context.Background()
+	bravo, err := b.tenants.Get(ctx, "bravo")
 	require.NoError(t, err)
-	pl, err := plugins.NewRegistry(b.pool).Register(context.Background(), plugins.RegisterParams{
+	pl, err := b.registry.Register(ctx, plugins.RegisterParams{
 		TenantID: bravo.ID, Name: "bravo", Version: "1", OS: "linux", Arch: "amd64", Binary: []byte("\x7fELF bravo"),
 	})
 	require.NoError(t, err)
+	_, err = b.registry.SetSettings(ctx, nil, plugins.SettingsParams{TenantID: bravo.ID, PartnerCode: "bravo", Env: tenant.Staging,
+		Settings: map[string]string{"endpoint": "https://bravo.example.com/"}})
+	require.NoError(t, err)
+	require.NoError(t, db.InTx(ctx, b.pool, func(tx pgx.Tx) error {
+		return b.tenants.SetActivePluginTx(ctx, tx, bravo, tenant.Staging, pl.ID)
+	}))
 	return pl.ID
 }

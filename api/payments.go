@@ -77,12 +77,23 @@ type PaymentDelivery struct {
 
 // PaymentFulfilment is what partnerhub asked the game's plugin to do.
 type PaymentFulfilment struct {
-	Kind            string     `json:"kind" enum:"fulfil,reverse" doc:"fulfil credits the purchase; reverse takes it back after a refund or chargeback."`
-	State           string     `json:"state" enum:"pending,succeeded,failed" doc:"failed: rejected by the plugin or out of attempts; an operator decides."`
-	Attempts        int        `json:"attempts" example:"1" doc:"Plugin calls made."`
-	LastError       string     `json:"lastError,omitempty" example:"plugin asked to retry: game backend down"`
-	ResultReference string     `json:"resultReference,omitempty" example:"game-tx-91"`
-	SucceededAt     *time.Time `json:"succeededAt,omitempty"`
+	Kind            string           `json:"kind" enum:"fulfil,reverse" doc:"fulfil credits the purchase; reverse takes it back after a refund or chargeback."`
+	State           string           `json:"state" enum:"pending,succeeded,failed" doc:"failed: rejected by the plugin or out of attempts; an operator decides."`
+	Attempts        int              `json:"attempts" example:"1" doc:"Plugin calls made."`
+	LastError       string           `json:"lastError,omitempty" example:"plugin asked to retry: game backend down"`
+	ResultReference string           `json:"resultReference,omitempty" example:"game-tx-91"`
+	SucceededAt     *time.Time       `json:"succeededAt,omitempty"`
+	History         []PaymentAttempt `json:"history" doc:"Every attempt, oldest first (the newest 100), kept across retries by hand."`
+}
+
+// PaymentAttempt is one try at a fulfilment or reversal.
+type PaymentAttempt struct {
+	Number     int        `json:"number" example:"1" doc:"1 for the first attempt, counting across retries by hand."`
+	StartedAt  time.Time  `json:"startedAt"`
+	FinishedAt *time.Time `json:"finishedAt,omitempty" doc:"Absent while it runs (or if its node died; the sweeper then closes it as unknown)."`
+	Outcome    string     `json:"outcome" enum:"running,succeeded,failed,released,unknown" doc:"released: put back without an outcome (shutdown, plugin host busy) and tried again; unknown: the job ended without recording one."`
+	Reason     string     `json:"reason,omitempty" example:"plugin asked to retry: game backend down" doc:"Why it failed or was released; plugin settings are redacted."`
+	PluginID   int64      `json:"pluginId,omitempty" example:"12" doc:"The plugin that was active; absent once deleted."`
 }
 
 // PaymentTimeline is a payment and everything that happened to it.
@@ -269,8 +280,15 @@ func (h *PaymentHandler) get(ctx context.Context, in *GetPaymentInput) (*Payment
 			Kind: d.Kind, Verdict: d.Verdict, Reason: d.Reason, StatusCode: d.StatusCode})
 	}
 	for _, f := range tl.Fulfilments {
-		out.Fulfilments = append(out.Fulfilments, PaymentFulfilment{Kind: f.Kind, State: f.State, Attempts: f.Attempts,
-			LastError: f.LastError, ResultReference: f.ResultReference, SucceededAt: f.SucceededAt})
+		pf := PaymentFulfilment{Kind: f.Kind, State: f.State, Attempts: f.Attempts, LastError: f.LastError,
+			ResultReference: f.ResultReference, SucceededAt: f.SucceededAt, History: []PaymentAttempt{}}
+		for _, a := range tl.Attempts {
+			if a.FulfilmentID == f.ID {
+				pf.History = append(pf.History, PaymentAttempt{Number: a.Number, StartedAt: a.StartedAt,
+					FinishedAt: a.FinishedAt, Outcome: a.Outcome, Reason: a.Reason, PluginID: a.PluginID})
+			}
+		}
+		out.Fulfilments = append(out.Fulfilments, pf)
 	}
 	return &PaymentOutput{Body: out}, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net/http"
 
 	"github.com/danielgtaylor/huma/v2"
 
@@ -19,6 +20,7 @@ func problem(ctx context.Context, logger *slog.Logger, err error) error {
 	var fe *tenant.FieldError
 	var pfe *plugins.FieldError
 	var pae *plugins.ActivationError
+	var pbe *plugins.BodyReadError
 	switch {
 	case err == nil:
 		return nil
@@ -61,10 +63,23 @@ func problem(ctx context.Context, logger *slog.Logger, err error) error {
 		return huma.Error409Conflict(err.Error())
 	case errors.Is(err, plugins.ErrTooLarge):
 		return huma.Error413RequestEntityTooLarge(err.Error())
+	case errors.Is(err, plugins.ErrQuota):
+		// The detail says which limit and what the tenant keeps.
+		return huma.Error409Conflict(err.Error())
+	case errors.As(err, &pbe) && pbe.Timeout:
+		// The client sent too slowly for the upload's deadline.
+		return huma.NewError(http.StatusRequestTimeout, err.Error())
+	case errors.As(err, &pbe):
+		return huma.Error400BadRequest(err.Error())
 	case errors.Is(err, tenant.ErrUnauthorized):
 		return huma.Error401Unauthorized("invalid API key")
 	case errors.Is(err, tenant.ErrForbidden):
 		return huma.Error403Forbidden("this API key may not do that: writes need an admin key of the tenant or an operator key")
+	case errors.Is(err, context.DeadlineExceeded):
+		// A route's own deadline (plugin upload, activation) passed while it
+		// wrote: it may have taken effect or not.
+		logger.WarnContext(ctx, "management API deadline passed", "err", err)
+		return huma.Error504GatewayTimeout("the request did not finish in time; it may or may not have taken effect: read the resource to check")
 	default:
 		logger.ErrorContext(ctx, "management API error", "err", err)
 		return huma.Error500InternalServerError("internal error")

@@ -39,6 +39,9 @@ var skuShape = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
 // PluginHost runs tenants' plugin processes (*host.Host).
 type PluginHost interface {
 	Get(ctx context.Context, key host.Key) (sdk.Plugin, error)
+	// Probe checks a candidate for activation or new settings in a
+	// process of its own, leaving the live one alone.
+	Probe(ctx context.Context, key host.Key) (sdk.Description, error)
 }
 
 // PluginRegistry resolves an environment's active plugin, with the

@@ -15,11 +15,12 @@ import (
 	"github.com/partnerhub/partnerhub/plugins/sdk"
 )
 
-// Starter runs plugins (*host.Host): Get starts the process for a key if it
-// does not run (handshake, Describe, protocol check, Configure with
-// Key.Settings) and returns it.
+// Starter checks candidate plugins (*host.Host): Probe starts a process for
+// a key of its own, beside the one serving traffic (handshake, Describe,
+// protocol check, Configure with Key.Settings), stops it and returns the
+// description.
 type Starter interface {
-	Get(ctx context.Context, key host.Key) (sdk.Plugin, error)
+	Probe(ctx context.Context, key host.Key) (sdk.Description, error)
 }
 
 // Description is what a plugin's Describe reported when it was activated.
@@ -62,7 +63,7 @@ func (r *Registry) ActiveKey(ctx context.Context, a ActiveRef) (host.Key, error)
 	if err != nil {
 		return host.Key{}, err
 	}
-	return host.Key{PartnerCode: a.PartnerCode, Env: a.Env, SHA256: sha, Settings: settings}, nil
+	return host.Key{PartnerCode: a.PartnerCode, TenantID: a.TenantID, Env: a.Env, SHA256: sha, Settings: settings}, nil
 }
 
 // ActivateParams ask to make a plugin an environment's active one.
@@ -110,7 +111,7 @@ func (r *Registry) Activate(ctx context.Context, h Starter, p ActivateParams) (A
 	if err != nil {
 		return Activated{}, err
 	}
-	desc, err := r.start(ctx, h, pl, p.PartnerCode, p.Env, settings)
+	desc, err := r.start(ctx, h, pl, p.TenantID, p.PartnerCode, p.Env, settings)
 	if err != nil {
 		r.log.WarnContext(ctx, "plugin activation refused", "tenant_id", p.TenantID, "env", p.Env,
 			"plugin_id", pl.ID, "err", err)
@@ -165,22 +166,22 @@ func (r *Registry) Active(ctx context.Context, tenantID int64, env string, plugi
 	return ActivePlugin{Plugin: pl, Activation: a}, nil
 }
 
-// start runs pl with settings through h and asks what it is, turning every
-// failure into an *ActivationError the tenant can act on.
-func (r *Registry) start(ctx context.Context, h Starter, pl Plugin, partnerCode, env string, settings map[string]string) (Description, error) {
+// start probes pl with settings through h, in a process of its own (the
+// environment's live process keeps serving), and asks what it is, turning
+// every failure into an *ActivationError the tenant can act on.
+func (r *Registry) start(ctx context.Context, h Starter, pl Plugin, tenantID int64, partnerCode, env string, settings map[string]string) (Description, error) {
 	if pl.OS != runtime.GOOS || pl.Arch != runtime.GOARCH {
 		return Description{}, &ActivationError{Reason: ReasonPlatform,
 			Detail: fmt.Sprintf("the plugin is built for %s/%s; this host runs %s/%s", pl.OS, pl.Arch, runtime.GOOS, runtime.GOARCH)}
 	}
-	key := host.Key{PartnerCode: partnerCode, Env: env, SHA256: pl.SHA256, Settings: settings}
-	p, err := h.Get(ctx, key)
+	key := host.Key{PartnerCode: partnerCode, TenantID: tenantID, Env: env, SHA256: pl.SHA256, Settings: settings}
+	d, err := h.Probe(ctx, key)
 	if err != nil {
+		if strings.Contains(err.Error(), "describe:") {
+			return Description{}, &ActivationError{Reason: ReasonDescribe, Detail: "the plugin started but Describe failed: " +
+				clip(redact(pluginMessage(err, "describe:"), settings)), Err: err}
+		}
 		return Description{}, classify(err, settings)
-	}
-	d, err := p.Describe(ctx)
-	if err != nil {
-		return Description{}, &ActivationError{Reason: ReasonDescribe, Detail: "the plugin started but Describe failed: " +
-			clip(redact(pluginMessage(err, "describe:"), settings)), Err: err}
 	}
 	if d.ProtocolVersion != sdk.ProtocolVersion {
 		return Description{}, &ActivationError{Reason: ReasonProtocol,
@@ -254,6 +255,17 @@ func pluginMessage(err error, marker string) string {
 		return strings.TrimSpace(msg[i+len(marker):])
 	}
 	return "(no message)"
+}
+
+// Redact makes a plugin's or the host's error text fit for tenants, logs
+// and storage: the environment's settings values replaced and the text
+// clipped to 500 bytes. Jobs use it for what they record about a call.
+func Redact(msg string, settings map[string]string) string { return clip(redact(msg, settings)) }
+
+// StartFailure says, for the tenant, why the host could not give a running
+// plugin: classify's fixed sentences, settings redacted, no host paths.
+func StartFailure(err error, settings map[string]string) string {
+	return classify(err, settings).Detail
 }
 
 func clip(s string) string {

@@ -12,10 +12,10 @@
 package plugins
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"time"
@@ -73,6 +73,7 @@ type Registry struct {
 	tmpDir  string
 	log     *slog.Logger
 	store   chan struct{} // storeSlots
+	quota   Quota         // per-tenant upload limits (upload.go)
 }
 
 // Option configures a Registry.
@@ -165,24 +166,28 @@ func (r *Registry) Blob(ctx context.Context, sha string) ([]byte, error) {
 	return blob(ctx, r.pool, sha)
 }
 
-// readSpool reads an upload's spooled bytes back, for the one moment they
-// are sent to Postgres; bounded by storeSlots concurrent uploads.
-func (r *Registry) readSpool(ctx context.Context, f *os.File, size int64) ([]byte, func(), error) {
-	select {
-	case r.store <- struct{}{}:
-	case <-ctx.Done():
-		return nil, nil, ctx.Err()
+// WriteBlob streams the executable with the given hex sha256 into w in
+// pieces of a few MiB (host.BlobWriter): the host caches binaries through
+// it without holding one whole in memory.
+func (r *Registry) WriteBlob(ctx context.Context, sha string, w io.Writer) (int64, error) {
+	size, err := blobLen(ctx, r.pool, sha)
+	if err != nil {
+		return 0, err
 	}
-	release := func() { <-r.store }
-	if _, err := f.Seek(0, 0); err != nil {
-		release()
-		return nil, nil, fmt.Errorf("rewind upload: %w", err)
+	var written int64
+	for written < size {
+		part, err := blobPart(ctx, r.pool, sha, written, min(blobChunk, size-written))
+		if err != nil {
+			return written, err
+		}
+		if len(part) == 0 {
+			return written, fmt.Errorf("plugin binary %s ended after %d of %d bytes", sha, written, size)
+		}
+		n, err := w.Write(part)
+		written += int64(n)
+		if err != nil {
+			return written, err
+		}
 	}
-	var buf bytes.Buffer
-	buf.Grow(int(size))
-	if _, err := buf.ReadFrom(f); err != nil {
-		release()
-		return nil, nil, fmt.Errorf("read upload back: %w", err)
-	}
-	return buf.Bytes(), release, nil
+	return written, nil
 }

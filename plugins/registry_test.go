@@ -271,7 +271,7 @@ func TestSettingsSealedAndResolved(t *testing.T) {
 
 	key, err := b.reg.ActiveKey(ctx, ref)
 	require.NoError(t, err)
-	require.Equal(t, host.Key{PartnerCode: "acme", Env: "staging", SHA256: pl.SHA256, Settings: map[string]string{}}, key)
+	require.Equal(t, host.Key{PartnerCode: "acme", TenantID: b.acme.ID, Env: "staging", SHA256: pl.SHA256, Settings: map[string]string{}}, key)
 
 	secret := "hmac-SECRET-0123456789"
 	info, err := b.reg.SetSettings(ctx, nil, plugins.SettingsParams{TenantID: b.acme.ID, PartnerCode: "acme", Env: tenant.Staging,

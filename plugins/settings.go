@@ -99,7 +99,7 @@ func (r *Registry) SetSettings(ctx context.Context, h Starter, p SettingsParams)
 		if err != nil {
 			return SettingsInfo{}, err
 		}
-		if _, err := r.start(ctx, h, pl, p.PartnerCode, p.Env, p.Settings); err != nil {
+		if _, err := r.start(ctx, h, pl, p.TenantID, p.PartnerCode, p.Env, p.Settings); err != nil {
 			return SettingsInfo{}, err
 		}
 	}

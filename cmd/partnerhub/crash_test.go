@@ -32,11 +32,12 @@ import (
 
 // crashEnv makes a dead node's jobs come back quickly: River rescues a job
 // once it has been running for PARTNERHUB_JOB_RESCUE_AFTER, which may not be
-// less than the job timeout (plugin start + call timeout + 30s).
+// less than the job timeout (plugin start + call timeout + 10s) plus a
+// minute.
 var crashEnv = []string{
 	"PARTNERHUB_PLUGIN_START_TIMEOUT=3s",
 	"PARTNERHUB_PLUGIN_CALL_TIMEOUT=2s",
-	"PARTNERHUB_JOB_RESCUE_AFTER=35s",
+	"PARTNERHUB_JOB_RESCUE_AFTER=75s",
 	"PARTNERHUB_LOG_LEVEL=info",
 }
 
@@ -194,7 +195,7 @@ type crashWallet struct {
 // wallet (one data directory, a process per node) locked its file.
 func TestCrashFulfilsEveryAcknowledgedEventOnce(t *testing.T) {
 	if testing.Short() {
-		t.Skip("crash test: about a minute")
+		t.Skip("crash test: about two minutes")
 	}
 	const code, id = "crash", 7007
 	// Registered first, so it runs after both servers have stopped.
@@ -263,7 +264,7 @@ func TestCrashFulfilsEveryAcknowledgedEventOnce(t *testing.T) {
 		require.NoError(t, b.pool.QueryRow(context.Background(),
 			`SELECT count(*) FROM river_job WHERE kind = 'fulfil' AND state <> 'completed'`).Scan(&left))
 		return left == 0
-	}, 90*time.Second, 200*time.Millisecond, "every fulfil job completes (rescued ones included)")
+	}, 150*time.Second, 200*time.Millisecond, "every fulfil job completes (rescued ones included)")
 	t.Logf("all fulfilments done %s after the kill", time.Since(killedAt).Round(time.Second))
 
 	var rescued int
@@ -317,7 +318,7 @@ func TestServeRefusesRescueBeforeJobTimeout(t *testing.T) {
 		"PARTNERHUB_DATA_DIR":             t.TempDir(),
 		"PARTNERHUB_PLUGIN_START_TIMEOUT": "10s",
 		"PARTNERHUB_PLUGIN_CALL_TIMEOUT":  "30s",
-		"PARTNERHUB_JOB_RESCUE_AFTER":     "69s", // job timeout: 10s + 30s + 30s
+		"PARTNERHUB_JOB_RESCUE_AFTER":     "1m49s", // job timeout: 10s + 30s + 10s; plus a minute
 	}
 	cfg, err := config.Load("serve", nil, func(k string) string { return env[k] })
 	require.NoError(t, err)
@@ -325,7 +326,7 @@ func TestServeRefusesRescueBeforeJobTimeout(t *testing.T) {
 		return errors.New("serve started")
 	})
 	require.ErrorIs(t, err, config.ErrInvalid)
-	require.ErrorContains(t, err, "PARTNERHUB_JOB_RESCUE_AFTER (1m9s) must be at least the job timeout, 1m10s")
+	require.ErrorContains(t, err, "PARTNERHUB_JOB_RESCUE_AFTER (1m49s) must be at least the job timeout plus a minute, 1m50s")
 }
 
 // killOrphans kills plugin processes run from dir's plugin cache that

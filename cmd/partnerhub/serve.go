@@ -33,6 +33,16 @@ type services struct {
 	plugins  *plugins.Registry
 }
 
+// A job's timeout is the plugin's start and call timeouts plus jobMargin:
+// waiting for its tenant's slot (up to 5 s) and its database work. River
+// may rescue a job only rescueMargin past that: an attempt still records
+// its outcome for up to 10 s after its deadline, and River completes jobs
+// in batches.
+const (
+	jobMargin    = 10 * time.Second
+	rescueMargin = time.Minute
+)
+
 func openPool(ctx context.Context, cfg config.Config) (*pgxpool.Pool, error) {
 	pc, err := pgxpool.ParseConfig(cfg.DatabaseURL)
 	if err != nil {
@@ -90,6 +100,7 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, ready fu
 		tenant.WithSecretGrace(cfg.SigningKeyGrace), tenant.WithLogger(logger.With("component", "tenant")))}
 	svc.plugins = plugins.NewRegistry(pool, plugins.WithSealer(box), plugins.WithAuditor(svc.tenants),
 		plugins.WithMaxSize(cfg.PluginMaxSize), plugins.WithTempDir(filepath.Join(cfg.DataDir, "plugins", "uploads")),
+		plugins.WithQuota(plugins.Quota{MaxPlugins: cfg.PluginMaxPerTenant, MaxBytes: cfg.PluginMaxBytesPerTenant}),
 		plugins.WithLogger(logger.With("component", "plugins")))
 	// Other nodes' tenant changes reach this node's environment cache by
 	// Postgres NOTIFY. The watcher has its own connection; it is stopped and
@@ -115,16 +126,17 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, ready fu
 	jobsCfg := jobs.Config{
 		Workers: cfg.JobWorkers, FetchCooldown: cfg.JobFetchCooldown,
 		FetchPollInterval: cfg.JobFetchPollInterval, MaxAttempts: cfg.JobMaxAttempts,
-		JobTimeout:        cfg.PluginStartTimeout + cfg.PluginCallTimeout + 30*time.Second,
+		JobTimeout:        cfg.PluginStartTimeout + cfg.PluginCallTimeout + jobMargin,
 		DeliveryRetention: cfg.DeliveryRetention,
 		RescueAfter:       cfg.JobRescueAfter,
 		RetryHorizon:      cfg.JobRetryHorizon, TenantConcurrency: cfg.JobTenantConcurrency,
 		BreakerFailures: cfg.JobBreakerFailures, BreakerCoolOff: cfg.JobBreakerCoolOff,
 	}
-	if jobsCfg.RescueAfter < jobsCfg.JobTimeout {
-		// River would rescue jobs that are still running on a live node.
-		return fmt.Errorf("%w: PARTNERHUB_JOB_RESCUE_AFTER (%s) must be at least the job timeout, %s (plugin start + call timeout + 30s)",
-			config.ErrInvalid, jobsCfg.RescueAfter, jobsCfg.JobTimeout)
+	if least := jobsCfg.JobTimeout + rescueMargin; jobsCfg.RescueAfter < least {
+		// River would rescue jobs that are still running, or still
+		// recording their outcome, on a live node.
+		return fmt.Errorf("%w: PARTNERHUB_JOB_RESCUE_AFTER (%s) must be at least the job timeout plus a minute, %s (job timeout: plugin start + call timeout + 10s)",
+			config.ErrInvalid, jobsCfg.RescueAfter, least)
 	}
 	enq, err := jobs.NewEnqueuer(pool, jobsCfg, logger)
 	if err != nil {
@@ -151,6 +163,10 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, ready fu
 		StartTimeout: cfg.PluginStartTimeout,
 		CallTimeout:  cfg.PluginCallTimeout,
 		RunAsUser:    cfg.PluginUser,
+		UIDBase:      cfg.PluginUIDBase,
+		UIDCount:     cfg.PluginUIDCount,
+		MaxFetches:   cfg.PluginMaxFetches,
+		CacheTTL:     cfg.PluginCacheTTL,
 		MaxProcesses: cfg.PluginMaxProcesses,
 		IdleTimeout:  cfg.PluginIdleTimeout,
 		MaxCalls:     cfg.PluginMaxCalls,
@@ -181,6 +197,8 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, ready fu
 		MaxBodyBytes: cfg.MaxBodyBytes, SignatureWindow: cfg.SignatureWindow,
 		PublicURL: cfg.PublicURL,
 		Plugins:   svc.plugins, PluginHost: pluginHost, UserInfoTimeout: cfg.UserInfoTimeout,
+		PluginLimits: api.PluginLimits{UploadMinRate: cfg.PluginUploadMinRate, UploadTimeout: cfg.PluginUploadTimeout,
+			ActivateTimeout: cfg.PluginActivateTimeout},
 		RateLimitPerTenant: float64(cfg.RateLimitPerTenant), RateLimitBurst: cfg.RateLimitBurst,
 	})
 	srv := &http.Server{

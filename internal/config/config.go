@@ -54,7 +54,18 @@ type Config struct {
 	PluginStartTimeout time.Duration
 	PluginCallTimeout  time.Duration
 	PluginUser         string
-	PluginMaxSize      int64 // largest plugin executable an upload may send
+	PluginUIDBase      uint32 // per-tenant plugin users from here (0: all run as PluginUser)
+	PluginUIDCount     uint32
+	PluginMaxFetches   int           // executables fetched from Postgres at once
+	PluginCacheTTL     time.Duration // an unused cached executable is removed after this
+	PluginMaxSize      int64         // largest plugin executable an upload may send
+	// Per-tenant upload quota (0: none), and the upload and activation
+	// routes' own deadlines, which replace the HTTP server's timeouts there.
+	PluginMaxPerTenant      int
+	PluginMaxBytesPerTenant int64
+	PluginUploadTimeout     time.Duration
+	PluginUploadMinRate     int64 // bytes per second
+	PluginActivateTimeout   time.Duration
 	// The plugin pool and the sandbox's resource limits (plugins/host); a
 	// zero limit is no limit.
 	PluginMaxProcesses int
@@ -120,13 +131,13 @@ var settings = []Setting{
 			c.SigningKeyGrace = d
 			return err
 		}},
-	{Env: "PARTNERHUB_HTTP_READ_TIMEOUT", Flag: "http-read-timeout", Default: "30s", Usage: "Time allowed to read a whole request, headers and body (1s-10m).",
+	{Env: "PARTNERHUB_HTTP_READ_TIMEOUT", Flag: "http-read-timeout", Default: "30s", Usage: "Time allowed to read a whole request, headers and body (1s-10m); a plugin upload's body has its own deadline (PARTNERHUB_PLUGIN_UPLOAD_MIN_RATE, PARTNERHUB_PLUGIN_UPLOAD_TIMEOUT).",
 		set: func(c *Config, v string) error {
 			d, err := durIn(v, time.Second, 10*time.Minute)
 			c.ReadTimeout = d
 			return err
 		}},
-	{Env: "PARTNERHUB_HTTP_WRITE_TIMEOUT", Flag: "http-write-timeout", Default: "60s", Usage: "Time allowed to handle a request and write its response (1s-10m).",
+	{Env: "PARTNERHUB_HTTP_WRITE_TIMEOUT", Flag: "http-write-timeout", Default: "60s", Usage: "Time allowed to handle a request and write its response (1s-10m); plugin uploads and activations have their own deadlines and always answer.",
 		set: func(c *Config, v string) error {
 			d, err := durIn(v, time.Second, 10*time.Minute)
 			c.WriteTimeout = d
@@ -178,7 +189,7 @@ var settings = []Setting{
 			c.JobBreakerCoolOff = d
 			return err
 		}},
-	{Env: "PARTNERHUB_JOB_RESCUE_AFTER", Flag: "job-rescue-after", Default: "1h", Usage: "How long a job may stay running before a live node takes its node for dead and retries it with the same idempotency key (1s-24h; at least the job timeout: plugin start + call timeout + 30s).",
+	{Env: "PARTNERHUB_JOB_RESCUE_AFTER", Flag: "job-rescue-after", Default: "1h", Usage: "How long a job may stay running before a live node takes its node for dead and retries it with the same idempotency key (1s-24h; at least the job timeout, plugin start + call timeout + 10s, plus a minute).",
 		set: func(c *Config, v string) error {
 			d, err := durIn(v, time.Second, 24*time.Hour)
 			c.JobRescueAfter = d
@@ -208,12 +219,70 @@ var settings = []Setting{
 			c.PluginCallTimeout = d
 			return err
 		}},
-	{Env: "PARTNERHUB_PLUGIN_USER", Flag: "plugin-user", Default: "nobody", Usage: "Unprivileged user plugins run as when partnerhub runs as root: a user name, or a numeric uid:gid.",
+	{Env: "PARTNERHUB_PLUGIN_USER", Flag: "plugin-user", Default: "nobody", Usage: "Unprivileged user all plugins run as when partnerhub runs as root and per-tenant users are off (PARTNERHUB_PLUGIN_UID_BASE=0): a user name, or a numeric uid:gid. With them, working directories it owned are handed to their tenant's user.",
 		set: func(c *Config, v string) error { c.PluginUser = v; return nonEmpty(v) }},
+	{Env: "PARTNERHUB_PLUGIN_UID_BASE", Flag: "plugin-uid-base", Default: "2000000000", Usage: "First uid of the per-tenant plugin users when partnerhub runs as root: each tenant environment's plugins run as uid and gid base + 2 x tenant id, +1 for production, with no passwd entry (0 turns this off: all run as the plugin user; else 65536-4000000000).",
+		set: func(c *Config, v string) error {
+			n, err := strconv.ParseUint(v, 10, 32)
+			if err != nil {
+				return fmt.Errorf("%q is not a uid", v)
+			}
+			if n != 0 && (n < 65536 || n > 4_000_000_000) {
+				return fmt.Errorf("%d is outside 65536..4000000000 (or 0)", n)
+			}
+			c.PluginUIDBase = uint32(n)
+			return nil
+		}},
+	{Env: "PARTNERHUB_PLUGIN_UID_COUNT", Flag: "plugin-uid-count", Default: "100000000", Usage: "Number of per-tenant plugin uids from the base (2-294967294; base + count must stay below 4294967295); a tenant whose uids fall outside cannot run plugins.",
+		set: func(c *Config, v string) error {
+			n, err := intIn(v, 2, 294_967_294)
+			c.PluginUIDCount = uint32(n)
+			return err
+		}},
+	{Env: "PARTNERHUB_PLUGIN_MAX_FETCHES", Flag: "plugin-max-fetches", Default: "4", Usage: "Plugin executables this node fetches from the database at once, each streamed to its disk cache in 4 MiB pieces (1-64).",
+		set: func(c *Config, v string) error { n, err := intIn(v, 1, 64); c.PluginMaxFetches = n; return err }},
+	{Env: "PARTNERHUB_PLUGIN_CACHE_TTL", Flag: "plugin-cache-ttl", Default: "168h", Usage: "A cached plugin executable no process was started from for this long is removed from this node's disk (1h-8760h); a running plugin's never is.",
+		set: func(c *Config, v string) error {
+			d, err := durIn(v, time.Hour, 8760*time.Hour)
+			c.PluginCacheTTL = d
+			return err
+		}},
 	{Env: "PARTNERHUB_PLUGIN_MAX_SIZE", Flag: "plugin-max-size", Default: "67108864", Usage: "Largest plugin executable an upload may send, in bytes (1 KiB - 1 GiB); larger gets 413 and nothing is stored.",
 		set: func(c *Config, v string) error {
 			n, err := intIn(v, 1<<10, 1<<30)
 			c.PluginMaxSize = int64(n)
+			return err
+		}},
+	{Env: "PARTNERHUB_PLUGIN_MAX_PER_TENANT", Flag: "plugin-max-per-tenant", Default: "100", Usage: "Most plugins a tenant may keep uploaded (0 for no limit, else 1-100000); past it an upload gets 409 until the tenant deletes some.",
+		set: func(c *Config, v string) error { n, err := intIn(v, 0, 100_000); c.PluginMaxPerTenant = n; return err }},
+	{Env: "PARTNERHUB_PLUGIN_MAX_BYTES_PER_TENANT", Flag: "plugin-max-bytes-per-tenant", Default: "1073741824", Usage: "Most bytes of plugin executables a tenant may keep uploaded, each plugin counted with its size (0 for no limit, else 1 KiB - 1 TiB); past it an upload gets 409.",
+		set: func(c *Config, v string) error {
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil {
+				return fmt.Errorf("%q is not a whole number of bytes", v)
+			}
+			if n != 0 && (n < 1<<10 || n > 1<<40) {
+				return fmt.Errorf("%d is outside 1024..1099511627776 (or 0)", n)
+			}
+			c.PluginMaxBytesPerTenant = n
+			return nil
+		}},
+	{Env: "PARTNERHUB_PLUGIN_UPLOAD_MIN_RATE", Flag: "plugin-upload-min-rate", Default: "131072", Usage: "Slowest upload accepted, in bytes per second (1 KiB - 1 GiB): a plugin upload may take 15s plus its size at this rate (its Content-Length, else the size limit), at most the upload timeout; slower gets 408.",
+		set: func(c *Config, v string) error {
+			n, err := intIn(v, 1<<10, 1<<30)
+			c.PluginUploadMinRate = int64(n)
+			return err
+		}},
+	{Env: "PARTNERHUB_PLUGIN_UPLOAD_TIMEOUT", Flag: "plugin-upload-timeout", Default: "10m", Usage: "Most time a plugin upload's body may take to arrive, whatever its size (1s-1h); replaces the HTTP read timeout on that route.",
+		set: func(c *Config, v string) error {
+			d, err := durIn(v, time.Second, time.Hour)
+			c.PluginUploadTimeout = d
+			return err
+		}},
+	{Env: "PARTNERHUB_PLUGIN_ACTIVATE_TIMEOUT", Flag: "plugin-activate-timeout", Default: "45s", Usage: "Most time an activation may take, from waiting for the plugin's start to the switch (5s-10m); past it nothing changes and it answers 422 (reason timeout). Its answer is written even when the HTTP write timeout is shorter.",
+		set: func(c *Config, v string) error {
+			d, err := durIn(v, 5*time.Second, 10*time.Minute)
+			c.PluginActivateTimeout = d
 			return err
 		}},
 	{Env: "PARTNERHUB_PLUGIN_MAX_PROCESSES", Flag: "plugin-max-processes", Default: "64", Usage: "Most plugin processes this node runs at once, across all tenants (1-10000); when full, the least recently used idle one is stopped.",
@@ -250,7 +319,7 @@ var settings = []Setting{
 			c.PluginCPULimit = d
 			return nil
 		}},
-	{Env: "PARTNERHUB_PLUGIN_MAX_PROCS", Flag: "plugin-max-procs", Default: "4096", Usage: "Processes and threads the plugin user may have, counted over all plugins running as that user (RLIMIT_NPROC; 0 for none, else 64-1000000); applied only when partnerhub runs as root.",
+	{Env: "PARTNERHUB_PLUGIN_MAX_PROCS", Flag: "plugin-max-procs", Default: "4096", Usage: "Processes and threads each plugin user may have: per tenant environment with per-tenant users, else counted over all plugins (RLIMIT_NPROC; 0 for none, else 64-1000000); applied only when partnerhub runs as root.",
 		set: func(c *Config, v string) error {
 			n, err := intIn(v, 0, 1_000_000)
 			if err == nil && n != 0 && n < 64 {
