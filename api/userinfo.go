@@ -183,13 +183,16 @@ func (h *WebhookHandler) callLookup(ctx context.Context, env tenant.Env, req sdk
 	// A cold start is not cut short by this call's deadline: the answer is
 	// abandoned at the deadline, but the start (bounded by the host's own
 	// start timeout) goes on, so the next lookup finds the plugin running.
+	// The error text becomes the delivery's reason, which the tenant reads:
+	// a plugin may quote its settings and the host names its paths, so only
+	// the redacted, clipped sentence travels (as for jobs and activation).
 	p, err := h.host.Get(context.WithoutCancel(ctx), key)
 	if err != nil {
-		return sdk.LookupUserResponse{}, fmt.Errorf("start plugin: %w", err)
+		return sdk.LookupUserResponse{}, errors.New("start plugin: " + plugins.StartFailure(err, key.Settings))
 	}
 	res, err := p.LookupUser(ctx, req)
 	if err != nil {
-		return res, fmt.Errorf("plugin lookup: %w", err)
+		return res, errors.New("plugin lookup: " + plugins.Redact(err.Error(), key.Settings))
 	}
 	return res, nil
 }
