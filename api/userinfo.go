@@ -188,14 +188,24 @@ func (h *WebhookHandler) callLookup(ctx context.Context, env tenant.Env, req sdk
 	// the redacted, clipped sentence travels (as for jobs and activation).
 	p, err := h.host.Get(context.WithoutCancel(ctx), key)
 	if err != nil {
-		return sdk.LookupUserResponse{}, errors.New("start plugin: " + plugins.StartFailure(err, key.Settings))
+		return sdk.LookupUserResponse{}, safeError{"start plugin: " + plugins.StartFailure(err, key.Settings), err}
 	}
 	res, err := p.LookupUser(ctx, req)
 	if err != nil {
-		return res, errors.New("plugin lookup: " + plugins.Redact(err.Error(), key.Settings))
+		return res, safeError{"plugin lookup: " + plugins.Redact(err.Error(), key.Settings), err}
 	}
 	return res, nil
 }
+
+// safeError shows a text safe for the tenant to read while keeping the
+// cause for errors.Is (a timeout is still a timeout: 504, not 502).
+type safeError struct {
+	msg   string
+	cause error
+}
+
+func (e safeError) Error() string { return e.msg }
+func (e safeError) Unwrap() error { return e.cause }
 
 // checkBasicAuth returns why the caller is refused, or "". Basic auth is
 // required once either credential is configured; with only one configured

@@ -60,6 +60,7 @@ func TestLookupErrorsHideSettings(t *testing.T) {
 			_, err := wh.callLookup(context.Background(), tenant.Env{PartnerCode: "acme", Name: "staging", ActivePluginID: 1}, sdk.LookupUserRequest{})
 			require.Error(t, err)
 			require.NotContains(t, err.Error(), lookupSecret)
+			require.ErrorIs(t, err, quote, "the cause stays for errors.Is (a timeout must stay a timeout)")
 		})
 	}
 }
