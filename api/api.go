@@ -17,6 +17,7 @@ import (
 
 	"github.com/partnerhub/partnerhub/payment"
 	"github.com/partnerhub/partnerhub/plugins"
+	"github.com/partnerhub/partnerhub/stagingtest"
 	"github.com/partnerhub/partnerhub/tenant"
 )
 
@@ -57,6 +58,9 @@ type Deps struct {
 	// 0 means no limit.
 	RateLimitPerTenant float64
 	RateLimitBurst     int
+	// TestTransactions runs staging test transactions; without it they
+	// answer 503.
+	TestTransactions *stagingtest.Service
 }
 
 // New returns the whole HTTP handler, traced with OpenTelemetry server spans.
@@ -70,6 +74,10 @@ func New(deps Deps) http.Handler {
 	mux := http.NewServeMux()
 	newAPI(mux, deps)
 	return otelhttp.NewHandler(mux, "partnerhub",
+		// Pay1st's requests start a trace of their own (one per payment
+		// event), linked to any trace context they carry: an outside
+		// sender neither joins our traces nor turns sampling off.
+		otelhttp.WithPublicEndpointFn(func(r *http.Request) bool { return strings.HasPrefix(r.URL.Path, "/pay1st/") }),
 		otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string {
 			// The route, not the URL: one span name per endpoint, not per tenant.
 			switch {
@@ -107,6 +115,8 @@ func newAPI(mux *http.ServeMux, deps Deps) huma.API {
 	(&PaymentHandler{tenants: deps.Tenants, payments: deps.Payments, logger: deps.Logger}).Register(api)
 	(&DeliveryHandler{tenants: deps.Tenants, payments: deps.Payments, logger: deps.Logger}).Register(api)
 	(&FulfilmentHandler{tenants: deps.Tenants, payments: deps.Payments, logger: deps.Logger}).Register(api)
+	(&OrderHandler{tenants: deps.Tenants, payments: deps.Payments, logger: deps.Logger}).Register(api)
+	(&TestTransactionHandler{tenants: deps.Tenants, tests: deps.TestTransactions, logger: deps.Logger}).Register(api)
 	(&EnvironmentHandler{tenants: deps.Tenants, logger: deps.Logger, publicURL: deps.PublicURL}).Register(api)
 	// A nil *plugins.Registry must stay a nil interface for the webhooks.
 	var registry PluginRegistry

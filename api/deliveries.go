@@ -30,7 +30,7 @@ type Delivery struct {
 	ReceivedAt    time.Time         `json:"receivedAt"`
 	PartnerCode   string            `json:"partnerCode" example:"acme-games" doc:"As received in the path (it may name no tenant)."`
 	Env           string            `json:"env" example:"staging" doc:"As received in the path."`
-	Kind          string            `json:"kind" enum:"payment_event,summary,user_info,return"`
+	Kind          string            `json:"kind" enum:"payment_event,summary,user_info,return,reconcile"`
 	RemoteAddr    string            `json:"remoteAddr" example:"203.0.113.9:41230"`
 	Verdict       string            `json:"verdict" enum:"accepted,duplicate,rejected"`
 	Reason        string            `json:"reason,omitempty" example:"signature does not match" doc:"Why it was rejected, or marked duplicate."`
@@ -62,7 +62,7 @@ func deliveryOut(d payment.Delivery, withBody bool) Delivery {
 
 // DeliverySearch are the filters of the delivery lists.
 type DeliverySearch struct {
-	Kind      string    `query:"kind" enum:"payment_event,summary,user_info,return" doc:"Only this endpoint's deliveries."`
+	Kind      string    `query:"kind" enum:"payment_event,summary,user_info,return,reconcile" doc:"Only this endpoint's deliveries (reconcile: Pay1st's answers to reconciliation's queries)."`
 	Verdict   string    `query:"verdict" enum:"accepted,duplicate,rejected"`
 	Reference string    `query:"reference" maxLength:"512" doc:"Only deliveries about this payment reference."`
 	From      time.Time `query:"from" doc:"Received at or after (RFC 3339)."`

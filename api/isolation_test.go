@@ -45,6 +45,9 @@ func isolationBodies(productID, pluginID int64) map[string]any {
 		"activate-plugin":             map[string]any{"pluginId": pluginID},
 		"set-plugin-settings":         map[string]any{"settings": map[string]string{"endpoint": "https://evil.example.com/"}},
 		"retry-fulfilments":           map[string]any{"max": 10},
+		"create-order": map[string]any{"partnerReference": "stolen-1", "customer": map[string]any{"id": 1},
+			"products": []map[string]any{{"sku": "bravo-1", "quantity": 1}}, "countryCode": "ZA"},
+		"create-test-transaction": map[string]any{"partnerReference": "stolen-test-1", "sku": "bravo-1", "playerId": 1},
 	}
 }
 
@@ -86,6 +89,8 @@ func TestTenantIsolation(t *testing.T) {
 		"reference":    "C-BRAVO-P",
 		"pluginId":     strconv.FormatInt(pluginID, 10),
 		"fulfilmentId": strconv.FormatInt(fulfilmentID, 10),
+		// bravo's order: its row exists, so only the tenant check answers 404.
+		"partnerReference": bravoOrder(t, b),
 	}
 	// Each exists, seen with bravo's own rights: the attacker's 404 can only
 	// come from the tenant check.
@@ -154,7 +159,8 @@ func snapshot(t *testing.T, b bundle, code string) string {
 	t.Helper()
 	var all bytes.Buffer
 	for _, path := range []string{"", "/environments", "/environments/staging/products", "/environments/staging/bundles",
-		"/api-keys", "/checklist", "/fulfilments", "/plugins", "/environments/staging/plugin", "/environments/staging/payments/C-BRAVO-P"} {
+		"/api-keys", "/checklist", "/fulfilments", "/plugins", "/environments/staging/plugin", "/environments/staging/payments/C-BRAVO-P",
+		"/environments/staging/orders"} {
 		status, _, out := b.call(t, http.MethodGet, "/v1/tenants/"+code+path, b.operatorKey, nil)
 		require.Equal(t, http.StatusOK, status, path)
 		delete(out, "lastUsedAt")

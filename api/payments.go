@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -69,7 +70,7 @@ type PaymentDelivery struct {
 	ID         int64     `json:"id" example:"1207"`
 	SessionID  string    `json:"sessionId" example:"c5a552942a9100b99686117d"`
 	ReceivedAt time.Time `json:"receivedAt"`
-	Kind       string    `json:"kind" enum:"payment_event,summary,user_info,return"`
+	Kind       string    `json:"kind" enum:"payment_event,summary,user_info,return,reconcile"`
 	Verdict    string    `json:"verdict" enum:"accepted,duplicate,rejected"`
 	Reason     string    `json:"reason,omitempty" example:"event already recorded"`
 	StatusCode int       `json:"statusCode" example:"200"`
@@ -96,12 +97,29 @@ type PaymentAttempt struct {
 	PluginID   int64      `json:"pluginId,omitempty" example:"12" doc:"The plugin that was active; absent once deleted."`
 }
 
+// PaymentReport is the report of a gateway payment's fulfilment to Pay1st.
+type PaymentReport struct {
+	State       string            `json:"state" enum:"pending,succeeded,failed" doc:"pending: to be reported, or being retried; succeeded: Pay1st accepted it (never sent again); failed: retries ran out, an operator decides."`
+	Attempts    int               `json:"attempts" example:"1" doc:"Calls to Pay1st's Fulfilment Completion, counting across retries by hand."`
+	LastError   string            `json:"lastError,omitempty" example:"pay1st: complete fulfilment: HTTP 503" doc:"Why the last attempt failed; never credentials or tokens."`
+	FulfilledAt time.Time         `json:"fulfilledAt" doc:"When the game was credited: the fulfilmentTime reported."`
+	Products    []ReportedProduct `json:"products" doc:"The lines Pay1st accepted (FULFILLED), once it did."`
+	ReportedAt  *time.Time        `json:"reportedAt,omitempty" doc:"When Pay1st accepted the report."`
+}
+
+// ReportedProduct is one line of a fulfilment report.
+type ReportedProduct struct {
+	SKU      string `json:"sku" example:"GEMS-100"`
+	Quantity int64  `json:"quantity" example:"2"`
+}
+
 // PaymentTimeline is a payment and everything that happened to it.
 type PaymentTimeline struct {
 	Payment
 	Events      []PaymentEvent      `json:"events" doc:"Oldest first, applied or not."`
 	Deliveries  []PaymentDelivery   `json:"deliveries" doc:"Requests naming the reference, oldest first."`
 	Fulfilments []PaymentFulfilment `json:"fulfilments" doc:"fulfil, then reverse."`
+	Report      *PaymentReport      `json:"report,omitempty" doc:"The fulfilment report to Pay1st, for a payment partnerhub created as an order, once its fulfilment succeeded; absent otherwise (Shop payments have none)."`
 	Truncated   bool                `json:"truncated" doc:"More than 500 events or deliveries: the newest are shown."`
 }
 
@@ -165,6 +183,18 @@ type ReleaseHoldOutput struct {
 	}
 }
 
+// RetryReportInput names the payment whose fulfilment report to try
+// again now.
+type RetryReportInput struct {
+	PaymentPath
+	Reference string `path:"reference" maxLength:"200" example:"C-1795274958-P"`
+}
+
+// RetryReportOutput is the report, pending.
+type RetryReportOutput struct {
+	Body PaymentReport
+}
+
 // Register adds the payment operations to api.
 func (h *PaymentHandler) Register(api huma.API) {
 	tags := []string{"Payments"}
@@ -183,7 +213,8 @@ func (h *PaymentHandler) Register(api huma.API) {
 		Path: "/v1/tenants/{partnerCode}/environments/{env}/payments/{reference}", Tags: tags,
 		Summary: "Get a payment's timeline",
 		Description: "The payment with its events (applied, stale or flagged), the requests about it " +
-			"(without bodies or signatures) and its fulfilment and reversal with their attempts.",
+			"(without bodies or signatures), its fulfilment and reversal with their attempts, and, for a payment " +
+			"partnerhub created as an order, the report of its fulfilment to Pay1st.",
 		Security: bearer,
 		Errors:   []int{http.StatusUnauthorized, http.StatusNotFound, http.StatusUnprocessableEntity},
 	}, h.get)
@@ -198,6 +229,36 @@ func (h *PaymentHandler) Register(api huma.API) {
 		Errors: []int{http.StatusUnauthorized, http.StatusForbidden, http.StatusNotFound, http.StatusConflict,
 			http.StatusUnprocessableEntity},
 	}, h.release)
+	huma.Register(api, huma.Operation{
+		OperationID: "retry-payment-report", Method: http.MethodPost,
+		Path: "/v1/tenants/{partnerCode}/environments/{env}/payments/{reference}/retry-report", Tags: tags,
+		Summary: "Retry a fulfilment report now",
+		Description: "Has the report of a gateway payment's fulfilment to Pay1st tried again now (after fixing what " +
+			"Pay1st refused, e.g. the environment's credentials): a pending report whose job waits for its next try " +
+			"(a refusal waits up to an hour) has that job run at once; a failed report, or a pending one whose job " +
+			"ended without settling it, is put back to pending with a new job. Attempts and last error stay; " +
+			"retrying twice still makes one job. A succeeded report, or one whose job is running right now, is 409; " +
+			"a payment without a report is 404. Audited. Writable keys only.",
+		Security: bearer,
+		Errors: []int{http.StatusUnauthorized, http.StatusForbidden, http.StatusNotFound, http.StatusConflict,
+			http.StatusUnprocessableEntity},
+	}, h.retryReport)
+}
+
+func (h *PaymentHandler) retryReport(ctx context.Context, in *RetryReportInput) (*RetryReportOutput, error) {
+	t, err := writableTenant(ctx, h.tenants, in.PartnerCode)
+	if err != nil {
+		return nil, problem(ctx, h.logger, err)
+	}
+	r, err := h.payments.RetryReport(ctx, t.ID, in.Env, in.Reference, func(ctx context.Context, tx pgx.Tx, r payment.Report) error {
+		// No lastError: Pay1st's text does not belong in the audit log.
+		return h.tenants.AuditTx(ctx, tx, "payment.retry_report", t.ID, "payment:"+strconv.FormatInt(r.PaymentID, 10),
+			map[string]any{"env": r.Env, "reference": r.Reference, "attempts": r.Attempts})
+	})
+	if err != nil {
+		return nil, problem(ctx, h.logger, err)
+	}
+	return &RetryReportOutput{Body: *reportOut(r)}, nil
 }
 
 func (h *PaymentHandler) release(ctx context.Context, in *ReleaseHoldInput) (*ReleaseHoldOutput, error) {
@@ -290,5 +351,21 @@ func (h *PaymentHandler) get(ctx context.Context, in *GetPaymentInput) (*Payment
 		}
 		out.Fulfilments = append(out.Fulfilments, pf)
 	}
+	r, err := h.payments.Report(ctx, tl.Payment.ID)
+	switch {
+	case err == nil:
+		out.Report = reportOut(r)
+	case !errors.Is(err, payment.ErrNotFound):
+		return nil, problem(ctx, h.logger, err)
+	}
 	return &PaymentOutput{Body: out}, nil
+}
+
+func reportOut(r payment.Report) *PaymentReport {
+	out := &PaymentReport{State: r.State, Attempts: r.Attempts, LastError: r.LastError, FulfilledAt: r.FulfilledAt,
+		Products: make([]ReportedProduct, 0, len(r.Products)), ReportedAt: r.ReportedAt}
+	for _, p := range r.Products {
+		out.Products = append(out.Products, ReportedProduct{SKU: p.SKU, Quantity: p.Quantity})
+	}
+	return out
 }

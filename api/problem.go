@@ -5,11 +5,15 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strconv"
+	"time"
 
 	"github.com/danielgtaylor/huma/v2"
 
+	"github.com/partnerhub/partnerhub/pay1st"
 	"github.com/partnerhub/partnerhub/payment"
 	"github.com/partnerhub/partnerhub/plugins"
+	"github.com/partnerhub/partnerhub/stagingtest"
 	"github.com/partnerhub/partnerhub/tenant"
 )
 
@@ -21,6 +25,8 @@ func problem(ctx context.Context, logger *slog.Logger, err error) error {
 	var pfe *plugins.FieldError
 	var pae *plugins.ActivationError
 	var pbe *plugins.BodyReadError
+	var p1e *pay1st.APIError
+	var retry *payment.RetryLaterError
 	switch {
 	case err == nil:
 		return nil
@@ -38,6 +44,9 @@ func problem(ctx context.Context, logger *slog.Logger, err error) error {
 		return huma.Error409Conflict(err.Error())
 	case errors.Is(err, payment.ErrNotRetryable):
 		// The detail says why: not failed, or the payment moved on.
+		return huma.Error409Conflict(err.Error())
+	case errors.Is(err, payment.ErrReportNotRetryable):
+		// The detail says why: pending, succeeded, or its job still finishing.
 		return huma.Error409Conflict(err.Error())
 	case errors.Is(err, tenant.ErrInUse):
 		// The detail names what still uses it (bundles, payments).
@@ -73,8 +82,33 @@ func problem(ctx context.Context, logger *slog.Logger, err error) error {
 		return huma.Error400BadRequest(err.Error())
 	case errors.Is(err, tenant.ErrUnauthorized):
 		return huma.Error401Unauthorized("invalid API key")
+	case errors.Is(err, stagingtest.ErrStagingOnly):
+		return huma.Error422UnprocessableEntity("test transactions run in staging only")
 	case errors.Is(err, tenant.ErrForbidden):
 		return huma.Error403Forbidden("this API key may not do that: writes need an admin key of the tenant or an operator key")
+	case errors.As(err, &retry):
+		// An order another request holds, or Pay1st rate limiting: the
+		// same request, later (the detail says which).
+		return huma.ErrorWithHeaders(huma.Error503ServiceUnavailable(err.Error()),
+			http.Header{"Retry-After": {strconv.FormatInt(int64(max(retry.After.Round(time.Second)/time.Second, 1)), 10)}})
+	case errors.Is(err, payment.ErrOrderConflict), errors.Is(err, payment.ErrOrderUnknown), errors.Is(err, payment.ErrOrderFlagged):
+		// The detail says which: another body, an outcome left unknown
+		// (use a new partnerReference), or an order for an operator.
+		return huma.Error409Conflict(err.Error())
+	case errors.Is(err, tenant.ErrCredentialsMissing):
+		// The detail names the missing credentials, never a value.
+		return huma.Error409Conflict(err.Error())
+	case errors.Is(err, pay1st.ErrNoGateway), errors.Is(err, payment.ErrOrdersDisabled):
+		return huma.Error503ServiceUnavailable("no Pay1st gateway is configured for this environment (PARTNERHUB_PAY1ST_*_URL)")
+	case errors.As(err, &p1e) && p1e.Status == http.StatusBadRequest:
+		// Pay1st's own words (secrets redacted by the client).
+		return huma.Error422UnprocessableEntity("Pay1st refused the request: " + err.Error())
+	case errors.As(err, &p1e) && p1e.Status < 500:
+		return huma.Error502BadGateway("Pay1st refused the request: " + err.Error())
+	case errors.Is(err, pay1st.ErrUnavailable) && errors.Is(err, context.DeadlineExceeded):
+		return huma.Error504GatewayTimeout("Pay1st did not answer in time; repeat the same request: " + err.Error())
+	case errors.Is(err, pay1st.ErrUnavailable), errors.Is(err, pay1st.ErrBadResponse), errors.Is(err, pay1st.ErrResponseTooLarge):
+		return huma.Error502BadGateway("Pay1st is unavailable or answered unexpectedly; repeat the same request: " + err.Error())
 	case errors.Is(err, context.DeadlineExceeded):
 		// A route's own deadline (plugin upload, activation) passed while it
 		// wrote: it may have taken effect or not.

@@ -65,7 +65,7 @@ func TestNoSecretInAnyResponseOrLog(t *testing.T) {
 		Paths map[string]map[string]json.RawMessage `json:"paths"`
 	}
 	require.NoError(t, json.Unmarshal(raw, &doc))
-	params := map[string]string{"partnerCode": "acme", "env": "staging", "productId": "1", "bundleId": "1", "prefix": "x", "step": "creatives", "reference": "C-1-P", "deliveryId": "1", "pluginId": "1"}
+	params := map[string]string{"partnerCode": "acme", "env": "staging", "productId": "1", "bundleId": "1", "prefix": "x", "step": "creatives", "reference": "C-1-P", "deliveryId": "1", "pluginId": "1", "partnerReference": "ord-1"}
 	placeholder := regexp.MustCompile(`\{([A-Za-z]+)\}`)
 	read := 0
 	for path, ops := range doc.Paths {

@@ -55,12 +55,20 @@ type attempt struct {
 	job  *rivertype.JobRow
 	eng  *engine
 	call func(ctx context.Context, plugin sdk.Plugin) (sdk.Result, error)
+	// begun, when set, is the record whose attempt the caller counted
+	// already (payment.StartFulfil); run counts one otherwise.
+	begun *payment.Fulfilment
 }
 
 func (a attempt) run(ctx context.Context) error {
-	f, err := a.deps.Payments.BeginAttempt(ctx, a.p, a.kind, a.key, a.env.ActivePluginID)
-	if err != nil {
-		return fmt.Errorf("record attempt: %w", err)
+	var f payment.Fulfilment
+	if a.begun != nil {
+		f = *a.begun
+	} else {
+		var err error
+		if f, err = a.deps.Payments.BeginAttempt(ctx, a.p, a.kind, a.key, a.env.ActivePluginID); err != nil {
+			return fmt.Errorf("record attempt: %w", err)
+		}
 	}
 	switch f.State {
 	case payment.StateSucceeded:
@@ -145,7 +153,7 @@ func (a attempt) run(ctx context.Context) error {
 		// succeeded and does nothing.
 		ref := plugins.Redact(res.Reference, key.Settings)
 		if err := persist(ctx, succeedBudget, func(ctx context.Context) error {
-			_, err := a.deps.Payments.Succeed(ctx, f.ID, ref)
+			_, err := a.deps.Payments.RecordSuccess(ctx, f, a.p, ref)
 			return err
 		}); err != nil {
 			// The plugin did act; a retry sends the same key and the plugin

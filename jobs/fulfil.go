@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strconv"
 
 	"github.com/riverqueue/river"
@@ -53,8 +54,15 @@ func (w *FulfilWorker) Work(ctx context.Context, job *river.Job[FulfilArgs]) err
 		return err
 	}
 	defer release()
-	// One round trip: the payment and, for Shop payments, the player and
-	// the items bought.
+	if a, ok, err := w.start(ctx, job, log); err != nil || ok {
+		if err != nil {
+			return err
+		}
+		return a.run(ctx)
+	}
+	// The general path, for what start leaves: a payment not (or no
+	// longer) due, a settled record, a tenant that changed or is gone.
+	// One round trip: the payment and what it bought.
 	p, pur, err := w.deps.Payments.PaymentAndPurchase(ctx, job.Args.PaymentID)
 	if errors.Is(err, payment.ErrNotFound) {
 		return river.JobCancel(err)
@@ -83,6 +91,48 @@ func (w *FulfilWorker) Work(ctx context.Context, job *river.Job[FulfilArgs]) err
 		return river.JobCancel(fmt.Errorf("payment %s is on hold: %s", p.Reference, p.HoldReason))
 	}
 	key := payment.IdempotencyKey(env.PartnerCode, env.Name, p.Reference, payment.KindFulfil)
+	return w.attempt(job, log, env, p, pur, key).run(ctx)
+}
+
+// start takes the common case in one statement (payment.StartFulfil):
+// the job's tenant environment resolves (cached) and its payment is due
+// its fulfilment; the attempt is then counted with the payment's load. ok
+// false: nothing was counted and the general path decides.
+func (w *FulfilWorker) start(ctx context.Context, job *river.Job[FulfilArgs], log *slog.Logger) (attempt, bool, error) {
+	if job.Args.Reference == "" {
+		return attempt{}, false, nil
+	}
+	env, err := w.deps.Tenants.Env(ctx, job.Args.PartnerCode, job.Args.Env)
+	if err != nil {
+		return attempt{}, false, nil // the general path says why
+	}
+	key := payment.IdempotencyKey(env.PartnerCode, env.Name, job.Args.Reference, payment.KindFulfil)
+	st, err := w.deps.Payments.StartFulfil(ctx, payment.FulfilStart{PaymentID: job.Args.PaymentID,
+		TenantID: env.TenantID, Env: env.Name, Reference: job.Args.Reference, Key: key, PluginID: env.ActivePluginID})
+	if errors.Is(err, payment.ErrNotFound) {
+		return attempt{}, false, river.JobCancel(err)
+	}
+	if err != nil {
+		return attempt{}, false, fmt.Errorf("load payment: %w", err)
+	}
+	if !st.Begun {
+		return attempt{}, false, nil
+	}
+	var pur payment.Purchase
+	if st.MayHavePurchase {
+		if _, pur, err = w.deps.Payments.PaymentAndPurchase(ctx, st.Payment.ID); err != nil {
+			// Counted but not tried: put back, and River retries the job.
+			attempt{deps: w.deps, log: log}.release(ctx, st.Fulfilment.ID, "interrupted: could not load the purchase")
+			return attempt{}, false, fmt.Errorf("load purchase: %w", err)
+		}
+	}
+	a := w.attempt(job, log, env, st.Payment, pur, key)
+	a.begun = &st.Fulfilment
+	return a, true, nil
+}
+
+// attempt is the exactly-once attempt at crediting p.
+func (w *FulfilWorker) attempt(job *river.Job[FulfilArgs], log *slog.Logger, env tenant.Env, p payment.Payment, pur payment.Purchase, key string) attempt {
 	return attempt{
 		deps: w.deps, log: log, env: env, p: p, kind: payment.KindFulfil, key: key,
 		try: job.Attempt, maxTries: job.MaxAttempts, job: job.JobRow, eng: w.eng,
@@ -91,7 +141,7 @@ func (w *FulfilWorker) Work(ctx context.Context, job *river.Job[FulfilArgs]) err
 			req.PlayerID, req.Items = cmp.Or(pur.PlayerID, req.PlayerID), pur.Items
 			return plugin.Fulfil(ctx, req)
 		},
-	}.run(ctx)
+	}
 }
 
 func fulfilRequest(key, partnerCode string, p payment.Payment) sdk.FulfilRequest {

@@ -1,7 +1,8 @@
 // Package jobs runs partnerhub's background work on River, in the same
 // Postgres as everything else: the job that hands a paid payment to the
 // tenant's plugin, the job that takes it back after a refund or
-// chargeback, and (later) reports, reconciliation and retention.
+// chargeback, the fulfilment report to Pay1st, and periodic
+// reconciliation with Pay1st (retention is still to come).
 package jobs
 
 import (
@@ -15,7 +16,9 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/rivertype"
 
+	"github.com/partnerhub/partnerhub/pay1st"
 	"github.com/partnerhub/partnerhub/payment"
 	"github.com/partnerhub/partnerhub/plugins"
 	"github.com/partnerhub/partnerhub/plugins/host"
@@ -62,6 +65,16 @@ type Config struct {
 	// whose job ended without an outcome (sweep.go);
 	// DefaultSweepInterval when zero.
 	SweepInterval time.Duration
+	// ReportHorizon is how long a fulfilment report to Pay1st is retried
+	// before it is marked failed; DefaultReportHorizon when zero (report.go).
+	ReportHorizon time.Duration
+	// ReportCallTimeout bounds one report attempt's call to Pay1st, the
+	// client's own retries included; DefaultReportCallTimeout when zero.
+	// The report job's timeout is ReportJobTimeout.
+	ReportCallTimeout time.Duration
+	// Reconcile tunes reconciliation (reconcile.go); it runs when Deps has
+	// Gateways.
+	Reconcile ReconcileConfig
 }
 
 // Deps are the services workers use.
@@ -72,6 +85,9 @@ type Deps struct {
 	Plugins  *plugins.Registry
 	Host     PluginHost
 	Logger   *slog.Logger
+	// Gateways are the Pay1st Gateway clients (fulfilment reports,
+	// reconciliation); nil when none is configured.
+	Gateways *pay1st.Gateways
 }
 
 // NewClient returns a River client that works partnerhub's jobs. Start it
@@ -97,6 +113,12 @@ func NewClient(deps Deps, cfg Config) (*river.Client[pgx.Tx], error) {
 	if err := river.AddWorkerSafely(workers, &ReverseWorker{deps: deps, eng: eng, settle: settle}); err != nil {
 		return nil, fmt.Errorf("jobs: add reverse worker: %w", err)
 	}
+	reportHorizon := cmp.Or(cfg.ReportHorizon, DefaultReportHorizon)
+	if err := river.AddWorkerSafely(workers, &ReportWorker{deps: deps, horizon: reportHorizon, now: time.Now,
+		call:  cmp.Or(cfg.ReportCallTimeout, DefaultReportCallTimeout),
+		retry: NewRetryPolicy(cfg.MaxAttempts, reportHorizon)}); err != nil {
+		return nil, fmt.Errorf("jobs: add report worker: %w", err)
+	}
 	var periodic []*river.PeriodicJob
 	if cfg.DeliveryRetention > 0 {
 		if err := river.AddWorkerSafely(workers, &RetentionWorker{deps: deps, keep: cfg.DeliveryRetention}); err != nil {
@@ -110,6 +132,14 @@ func NewClient(deps Deps, cfg Config) (*river.Client[pgx.Tx], error) {
 		}
 		periodic = append(periodic, sweepPeriodic(cmp.Or(cfg.SweepInterval, DefaultSweepInterval)))
 	}
+	// Reconciliation needs somewhere to ask: without gateways it is off.
+	if deps.Payments != nil && deps.Gateways != nil {
+		rc := cfg.Reconcile.withDefaults()
+		if err := river.AddWorkerSafely(workers, &ReconcileWorker{deps: deps, cfg: rc, now: time.Now}); err != nil {
+			return nil, fmt.Errorf("jobs: add reconcile worker: %w", err)
+		}
+		periodic = append(periodic, reconcilePeriodic(rc.Interval))
+	}
 	client, err := river.NewClient(riverpgxv5.New(deps.Pool), &river.Config{
 		// The overflow queue drains tenants over their cap at their cap's
 		// pace: a cap running and a cap waiting in process to take over
@@ -119,6 +149,9 @@ func NewClient(deps Deps, cfg Config) (*river.Client[pgx.Tx], error) {
 			// No insert ever notifies the overflow queue: it polls, often
 			// enough that a job whose over-cap snooze ended runs promptly.
 			QueueOverflow: {MaxWorkers: min(cfg.Workers, 2*tenantCap), FetchPollInterval: max(overflowPoll, cfg.FetchCooldown)},
+			// Reports to Pay1st on their own few workers: an outage there
+			// never takes the workers that credit players (report.go).
+			QueueReport: {MaxWorkers: reportWorkers(cfg.Workers)},
 		},
 		RetryPolicy:          eng.retry,
 		PeriodicJobs:         periodic,
@@ -129,6 +162,8 @@ func NewClient(deps Deps, cfg Config) (*river.Client[pgx.Tx], error) {
 		JobTimeout:           cfg.JobTimeout,
 		RescueStuckJobsAfter: cfg.RescueAfter,
 		Logger:               deps.Logger,
+		// Each job runs in a span continuing its queuer's trace (trace.go).
+		Middleware: []rivertype.Middleware{newTracing()},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("jobs: river client: %w", err)
@@ -149,6 +184,7 @@ type Enqueuer struct{ client *river.Client[pgx.Tx] }
 func NewEnqueuer(pool *pgxpool.Pool, cfg Config, logger *slog.Logger) (*Enqueuer, error) {
 	client, err := river.NewClient(riverpgxv5.New(pool), &river.Config{
 		FetchCooldown: river.FetchCooldownMin, MaxAttempts: cfg.MaxAttempts, Logger: logger,
+		Middleware: []rivertype.Middleware{newTracing()}, // jobs carry their trace (trace.go)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("jobs: river insert client: %w", err)
@@ -173,9 +209,13 @@ func (e *Enqueuer) EnqueueFulfilTx(ctx context.Context, tx pgx.Tx, env tenant.En
 func (e *Enqueuer) EnqueueFulfilManyTx(ctx context.Context, tx pgx.Tx, jobs []payment.FulfilJob) error {
 	params := make([]river.InsertManyParams, len(jobs))
 	for i, j := range jobs {
+		opts, err := traceOpts(ctx, j.Trace) // each job in its own webhook's trace
+		if err != nil {
+			return err
+		}
 		params[i] = river.InsertManyParams{Args: FulfilArgs{
 			PaymentID: j.Payment.ID, PartnerCode: j.Env.PartnerCode, Env: j.Env.Name, Reference: j.Payment.Reference,
-		}}
+		}, InsertOpts: opts}
 	}
 	if _, err := e.client.InsertManyTx(ctx, tx, params); err != nil {
 		return fmt.Errorf("jobs: insert fulfils: %w", err)

@@ -23,8 +23,8 @@ const (
 	sweepTimeout = 5 * time.Minute
 )
 
-// SweepArgs asks for pending fulfilments and reversals whose job ended
-// without recording an outcome to be marked failed. It runs periodically
+// SweepArgs asks for pending fulfilments, reversals and fulfilment reports
+// whose job ended without recording an outcome to be marked failed. It runs periodically
 // from River's leader, so once per cluster.
 type SweepArgs struct{}
 
@@ -55,17 +55,24 @@ func (w *SweepWorker) Work(ctx context.Context, _ *river.Job[SweepArgs]) error {
 	if n > 0 {
 		w.deps.Logger.WarnContext(ctx, "fulfilments whose job ended without an outcome marked failed", "count", n)
 	}
+	n, err = w.deps.Payments.FailStuckReports(ctx, sweepGrace, liveJobsTx)
+	if err != nil {
+		return err
+	}
+	if n > 0 {
+		w.deps.Logger.WarnContext(ctx, "fulfilment reports whose job ended without an outcome marked failed", "count", n)
+	}
 	return nil
 }
 
-// liveJobsTx reports which of refs still have a fulfil or reverse job that
-// may run: not finalized (waiting, scheduled, retryable or running).
-// Containment (@>) uses River's GIN index on args.
+// liveJobsTx reports which of refs still have a fulfil, reverse or report
+// job that may run: not finalized (waiting, scheduled, retryable or
+// running). Containment (@>) uses River's GIN index on args.
 func liveJobsTx(ctx context.Context, tx pgx.Tx, refs []payment.JobRef) (map[payment.JobRef]bool, error) {
 	ids := make([]int64, len(refs))
 	kinds := make([]string, len(refs))
 	for i, r := range refs {
-		ids[i], kinds[i] = r.PaymentID, r.Kind
+		ids[i], kinds[i] = r.PaymentID, jobKind(r.Kind)
 	}
 	rows, err := tx.Query(ctx, `SELECT DISTINCT r.payment_id, r.kind
 		FROM unnest($1::bigint[], $2::text[]) AS r (payment_id, kind)
@@ -80,9 +87,21 @@ func liveJobsTx(ctx context.Context, tx pgx.Tx, refs []payment.JobRef) (map[paym
 	}
 	out := make(map[payment.JobRef]bool, len(live))
 	for _, r := range live {
+		if r.Kind == (ReportArgs{}).Kind() {
+			r.Kind = payment.KindReport
+		}
 		out[r] = true
 	}
 	return out, nil
+}
+
+// jobKind is the River job kind of a payment.JobRef kind: the fulfilment
+// kinds are their jobs' kinds; a report's job is ReportArgs.
+func jobKind(kind string) string {
+	if kind == payment.KindReport {
+		return ReportArgs{}.Kind()
+	}
+	return kind
 }
 
 // sweepPeriodic schedules the sweeper every interval, and at start. Only

@@ -183,12 +183,24 @@ type call struct {
 	// secrets are scrubbed from error messages quoted from Pay1st, should it
 	// echo what we sent.
 	secrets []string
+	// ignoreReply: the call's reply body is not used, so a 2xx is success
+	// as soon as its status arrives, whatever its body (too large, cut
+	// short): a POST with effects, taken by Pay1st, is not sent again
+	// because of its reply's body.
+	ignoreReply bool
+	// noResendOnTimeout: an attempt whose per-try timeout passed is not
+	// sent again by the client — Pay1st may have taken it, and the
+	// caller's own retries (a job's) decide when to send it again.
+	noResendOnTimeout bool
 }
 
 // do runs c with retries on 5xx and network errors and returns the body of a
 // 2xx answer. Non-auth calls carry the partner's token and a fresh signature
 // per attempt; a 401 refreshes the token once and tries again.
 func (c *Client) do(ctx context.Context, creds Credentials, cl call) ([]byte, error) {
+	if sc := callScopeOf(ctx); sc != nil {
+		cl.secrets = append(cl.secrets, sc.Secrets...)
+	}
 	refreshed := false
 	for {
 		var token string
@@ -226,7 +238,13 @@ func (c *Client) retry(ctx context.Context, cl call, sign func(*http.Request)) (
 	var last error
 	for attempt := 1; ; attempt++ {
 		body, err := c.once(ctx, cl, sign)
-		if err == nil || !retryable(err) || attempt >= c.cfg.MaxAttempts || ctx.Err() != nil {
+		if cl.auth == nil && err != nil && retryable(err) {
+			if sc := callScopeOf(ctx); sc != nil {
+				sc.ambiguous.Store(true)
+			}
+		}
+		timedOut := cl.noResendOnTimeout && errors.Is(err, context.DeadlineExceeded)
+		if err == nil || !retryable(err) || attempt >= c.cfg.MaxAttempts || ctx.Err() != nil || timedOut {
 			if err != nil && ctx.Err() != nil && !errors.Is(err, ctx.Err()) {
 				err = fmt.Errorf("%w (after: %w)", ctx.Err(), err)
 			}
@@ -284,6 +302,9 @@ func (c *Client) once(ctx context.Context, cl call, sign func(*http.Request)) ([
 		return nil, &networkError{op: cl.op, err: err}
 	}
 	defer resp.Body.Close()
+	if cl.ignoreReply && resp.StatusCode >= 200 && resp.StatusCode <= 299 {
+		return nil, nil // the status is the answer; the body is not read
+	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, c.cfg.MaxResponseBytes+1))
 	if err != nil {
 		return nil, &networkError{op: cl.op, err: fmt.Errorf("read response: %w", err)}

@@ -263,7 +263,10 @@ func (c *Client) CompleteFulfilment(ctx context.Context, creds Credentials, f Fu
 	if err != nil {
 		return fmt.Errorf("pay1st: complete fulfilment: %w", err)
 	}
+	// Pay1st documents no idempotency for it: a 2xx is accepted whatever
+	// its body, and a try that timed out is left to the caller's retries
+	// (the report job's backoff) rather than sent again at once.
 	_, err = c.do(ctx, creds, call{op: "complete fulfilment", method: http.MethodPost, path: PathFulfilments,
-		contentType: ContentTypeJSON, body: body})
+		contentType: ContentTypeJSON, body: body, ignoreReply: true, noResendOnTimeout: true})
 	return err
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/partnerhub/partnerhub/pay1st"
 	"github.com/partnerhub/partnerhub/tenant"
@@ -278,7 +279,7 @@ func (b *Batcher) runTx(ctx context.Context, batch []*ingestRequest, results []i
 	if !savepoints {
 		in := make([]*Ingest, len(batch))
 		for i, r := range batch {
-			in[i] = &Ingest{Env: r.env, Delivery: r.d, Event: r.ev}
+			in[i] = &Ingest{Env: r.env, Delivery: r.d, Event: r.ev, Trace: trace.SpanContextFromContext(r.ctx)}
 		}
 		if err := b.svc.IngestEventsTx(ctx, tx, in); err != nil {
 			return &eventFailed{err: err}
@@ -307,7 +308,8 @@ func (b *Batcher) runOne(ctx context.Context, tx pgx.Tx, r *ingestRequest) (res 
 	if err != nil {
 		return res, nil, fmt.Errorf("savepoint: %w", err)
 	}
-	res, evErr = b.svc.IngestEventTx(ctx, sp, r.env, r.d, r.ev)
+	// The event's own trace (its request's span), with the batch's deadline.
+	res, evErr = b.svc.IngestEventTx(trace.ContextWithSpanContext(ctx, trace.SpanContextFromContext(r.ctx)), sp, r.env, r.d, r.ev)
 	if evErr != nil {
 		if err := sp.Rollback(ctx); err != nil {
 			return res, evErr, fmt.Errorf("rollback to savepoint: %w", err)

@@ -15,7 +15,7 @@ import (
 
 // Kinds and verdicts a delivery search accepts.
 var (
-	deliveryKinds    = []string{KindPaymentEvent, KindSummary, KindUserInfo, KindReturn}
+	deliveryKinds    = []string{KindPaymentEvent, KindSummary, KindUserInfo, KindReturn, KindReconcile}
 	deliveryVerdicts = []string{VerdictAccepted, VerdictDuplicate, VerdictRejected}
 )
 

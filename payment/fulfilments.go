@@ -245,9 +245,17 @@ func (s *Service) RetryFulfilments(ctx context.Context, partnerCode string, r Bu
 	return res, nil
 }
 
-// Succeed marks a fulfilment succeeded with the plugin's reference, on its
-// own; false if it already was. The record, not the job, is the authority:
-// a job that runs again after this finds it succeeded and does nothing.
+// Succeed marks a fulfilment succeeded with the plugin's reference, in a
+// transaction of its own (SucceedTx: a gateway payment's report is queued
+// with it); false if it already was. The record, not the job, is the
+// authority: a job that runs again after this finds it succeeded and does
+// nothing.
 func (s *Service) Succeed(ctx context.Context, fulfilmentID int64, resultRef string) (bool, error) {
-	return s.store.succeed(ctx, s.pool, fulfilmentID, resultRef)
+	var ok bool
+	err := db.InTx(ctx, s.pool, func(tx pgx.Tx) error {
+		var err error
+		ok, err = s.SucceedTx(ctx, tx, fulfilmentID, resultRef)
+		return err
+	})
+	return ok, err
 }

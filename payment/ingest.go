@@ -7,6 +7,7 @@ import (
 	"net/http"
 
 	"github.com/jackc/pgx/v5"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/partnerhub/partnerhub/pay1st"
 	"github.com/partnerhub/partnerhub/tenant"
@@ -19,6 +20,10 @@ type Ingest struct {
 	Delivery Delivery
 	Event    pay1st.PaymentEvent
 	Result   Ingested
+	// Trace is the span of the request that brought the event, when the
+	// transaction's ctx is not its own (a group commit): the jobs the
+	// event queues continue that request's trace.
+	Trace trace.SpanContext
 
 	locked  lockedPayment
 	verdict Transition
@@ -26,6 +31,9 @@ type Ingest struct {
 	payload []byte
 	fresh   bool    // the event was not recorded before
 	payment Payment // read for a fulfil job
+	// expect is the order partnerhub created for the event's
+	// partnerReference, read in stage 2 when a hold may follow.
+	expect orderExpect
 }
 
 // IngestEventsTx records events in the caller's transaction, each with the
@@ -78,7 +86,12 @@ func (s *Service) ingestRound(ctx context.Context, tx pgx.Tx, in []*Ingest) erro
 	b := &pgx.Batch{}
 	for _, it := range in {
 		d := &it.Delivery
-		d.TenantID, d.Env, d.Kind = it.Env.TenantID, it.Env.Name, KindPaymentEvent
+		d.TenantID, d.Env = it.Env.TenantID, it.Env.Name
+		if d.Kind != KindReconcile {
+			// Reconciliation's answers keep their kind: the timeline shows
+			// where a status came from.
+			d.Kind = KindPaymentEvent
+		}
 		d.Verdict, d.Reference = VerdictAccepted, it.Event.Reference
 		if d.StatusCode == 0 {
 			// An accepted event (or a duplicate) is acknowledged with 200
@@ -120,6 +133,11 @@ func (s *Service) ingestRound(ctx context.Context, tx pgx.Tx, in []*Ingest) erro
 		}
 		s.store.queueInsertEvent(b, it.locked.id, it.Env.TenantID, it.Env.Name, it.Result.DeliveryID, it.Event,
 			it.verdict == Apply, it.flag, it.payload, &it.fresh)
+		// The order the event may be checked against (stage 3), in this
+		// round trip: it needs only the event and its row above.
+		if !it.locked.onHold && it.Event.PartnerReference != "" {
+			orderStore{}.queueExpected(b, it)
+		}
 	}
 	if err := send(ctx, tx, b, "record payment events"); err != nil {
 		return err
@@ -138,7 +156,7 @@ func (s *Service) ingestRound(ctx context.Context, tx pgx.Tx, in []*Ingest) erro
 		}
 		// Any new event, applied or not, may reveal a mismatch worth a hold.
 		if !locked.onHold {
-			if reason := s.holdReason(ctx, tx, it.Env, *locked, it.Event); reason != "" {
+			if reason := holdReason(*locked, it.Event, it.expect); reason != "" {
 				s.store.queueHold(b, locked.id, reason)
 				locked.onHold, res.Held = true, true
 			}
@@ -174,7 +192,7 @@ func (s *Service) ingestRound(ctx context.Context, tx pgx.Tx, in []*Ingest) erro
 	if len(fulfil) > 0 {
 		jobs := make([]FulfilJob, len(fulfil))
 		for i, it := range fulfil {
-			jobs[i] = FulfilJob{Env: it.Env, Payment: it.payment}
+			jobs[i] = FulfilJob{Env: it.Env, Payment: it.payment, Trace: it.Trace}
 		}
 		if err := s.enq.EnqueueFulfilManyTx(ctx, tx, jobs); err != nil {
 			return fmt.Errorf("enqueue fulfilment: %w", err)
@@ -185,6 +203,10 @@ func (s *Service) ingestRound(ctx context.Context, tx pgx.Tx, in []*Ingest) erro
 	}
 	// Refunds and chargebacks are rare: one at a time.
 	for _, it := range reverse {
+		ctx := ctx
+		if it.Trace.IsValid() { // its request's trace for the reversal job
+			ctx = trace.ContextWithSpanContext(ctx, it.Trace)
+		}
 		if err := s.reverseTx(ctx, tx, it.Env, it.locked, it.Event.Status, &it.Result); err != nil {
 			return err
 		}

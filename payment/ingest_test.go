@@ -31,6 +31,8 @@ func TestIngestEventsTxMatchesOneByOne(t *testing.T) {
 			t.Parallel()
 			evs := randomEvents(rand.New(rand.NewPCG(seed, 7)), 40)
 			one, batch := setup(t), setup(t)
+			storeMixOrders(t, one)
+			storeMixOrders(t, batch)
 
 			var want []payment.Ingested
 			for _, ev := range evs {
@@ -49,12 +51,29 @@ func TestIngestEventsTxMatchesOneByOne(t *testing.T) {
 				got.DeliveryID, got.PaymentID, exp.DeliveryID, exp.PaymentID = 0, 0, 0, 0
 				require.Equal(t, exp, got, "event %d: %s %s", i, evs[i].Reference, evs[i].Status)
 			}
-			for _, q := range stateQueries {
+			for _, q := range append(stateQueries, ordersStateQuery) {
 				require.Equal(t, rows(t, one, q), rows(t, batch, q), q)
 			}
 		})
 	}
 }
+
+// storeMixOrders gives randomEvents' payments orders partnerhub created:
+// R-0's is unknown (its events teach it, unless their amount differs),
+// R-1's knows its reference, R-2's holds R-3's reference (so R-2's events
+// claim an order that is another payment's, and R-3's a reference another
+// order holds); R-4 is the partner's own payment.
+func storeMixOrders(t *testing.T, b bundle) {
+	t.Helper()
+	_, err := b.pool.Exec(context.Background(), `INSERT INTO orders (tenant_id, environment, partner_reference, gateway,
+		reference, status, country_code, currency_code, amount, customer_id, request_hash)
+		SELECT $1, 'staging', o.p, 'pay1st', o.r, o.s, 'NG', 'NGN', 1234.56789012, 5, sha256('x')
+		FROM (VALUES ('order-R-0-P', NULL, 'unknown'), ('order-R-1-P', 'R-1-P', 'created'),
+			('order-R-2-P', 'R-3-P', 'created')) AS o (p, r, s)`, b.env.TenantID)
+	require.NoError(t, err)
+}
+
+const ordersStateQuery = `SELECT partner_reference, status, coalesce(reference, '') FROM orders ORDER BY 1`
 
 // randomEvents draws n events over a few payments: statuses from the
 // common paths, times that go back and forth, repeats, and now and then

@@ -22,6 +22,9 @@ const (
 	KindSummary      = "summary"
 	KindUserInfo     = "user_info"
 	KindReturn       = "return"
+	// KindReconcile is an answer to reconciliation's query of Pay1st
+	// (payment/reconcile.go), fed to the state machine like a webhook.
+	KindReconcile = "reconcile"
 )
 
 // Delivery verdicts.

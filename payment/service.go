@@ -8,6 +8,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/shopspring/decimal"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/partnerhub/partnerhub/internal/db"
 	"github.com/partnerhub/partnerhub/pay1st"
@@ -31,12 +32,22 @@ type Enqueuer interface {
 	// (waiting, scheduled or retryable), and reports whether one is running
 	// right now: its plugin call may credit, so it must be reversed.
 	CancelFulfilTx(ctx context.Context, tx pgx.Tx, paymentID int64) (running bool, err error)
+	// EnqueueReportTx queues the job that reports r's payment's fulfilment
+	// to Pay1st (report.go); queued is false when one is still waiting or
+	// running (uniqueness kept it).
+	EnqueueReportTx(ctx context.Context, tx pgx.Tx, r Report) (queued bool, err error)
+	// RunReportNowTx makes the payment's waiting report job (scheduled,
+	// retryable or available) run at once, and says what it found.
+	RunReportNowTx(ctx context.Context, tx pgx.Tx, paymentID int64) (ReportJob, error)
 }
 
 // FulfilJob is one payment's fulfilment to queue.
 type FulfilJob struct {
 	Env     tenant.Env
 	Payment Payment
+	// Trace is the span of the request that brought the payment's event:
+	// a batch's jobs each continue their own request's trace.
+	Trace trace.SpanContext
 }
 
 // Service is the payment package's entry point.
@@ -44,6 +55,8 @@ type Service struct {
 	pool  *pgxpool.Pool
 	enq   Enqueuer
 	store store
+	// checkout enables orders (SetCheckout); nil until then.
+	checkout *Checkout
 }
 
 // NewService returns a Service over pool that queues work through enq.
@@ -130,14 +143,24 @@ func (s *Service) reverseTx(ctx context.Context, tx pgx.Tx, env tenant.Env, lock
 }
 
 // holdReason says why an event puts its payment on hold, or "" when it
-// does not: its amount or currency differs from the order partnerhub knows
-// for the partnerReference (expected), or else from the payment's first
-// event. Amounts compare as decimals (10 equals 10.00).
-func (s *Service) holdReason(ctx context.Context, tx pgx.Tx, env tenant.Env, locked lockedPayment, ev pay1st.PaymentEvent) string {
-	if amount, currency, ok := s.expected(ctx, tx, env.TenantID, env.Name, ev.PartnerReference); ok {
-		return mismatch("the order", amount, currency, ev)
-	}
-	if locked.inserted {
+// does not. Against the order partnerhub created for the partnerReference
+// (exp, read in the ingest's stage 2): another order holds the event's
+// reference; the order is another payment's (a second payment must not be
+// credited with its items), or flagged; or the amount or currency differs.
+// Without an order: against the payment's first event. Amounts compare as
+// decimals (10 equals 10.00).
+func holdReason(locked lockedPayment, ev pay1st.PaymentEvent, exp orderExpect) string {
+	switch {
+	case exp.takenBy != "":
+		return fmt.Sprintf("payment %s claims order %s, but %s is order %s's reference", ev.Reference,
+			ev.PartnerReference, ev.Reference, exp.takenBy)
+	case exp.found && exp.reference != "" && exp.reference != ev.Reference:
+		return fmt.Sprintf("payment %s claims order %s, which is %s", ev.Reference, ev.PartnerReference, exp.reference)
+	case exp.found && exp.status == OrderFlagged:
+		return fmt.Sprintf("order %s is flagged: Pay1st answered another reference than its events; review it", ev.PartnerReference)
+	case exp.found:
+		return mismatch("the order", exp.amount, exp.currency, ev)
+	case locked.inserted:
 		return ""
 	}
 	return mismatch("the payment's first event", locked.amount, locked.currency, ev)
@@ -151,14 +174,6 @@ func mismatch(what string, amount decimal.Decimal, currency string, ev pay1st.Pa
 		return fmt.Sprintf("currency %s differs from %s (%s)", ev.CurrencyCode, what, currency)
 	}
 	return ""
-}
-
-// expected is the hook for issue 6 (orders): the amount and currency of the
-// order partnerhub created for partnerReference in a tenant environment.
-// Until partnerhub creates orders it knows none, so it answers ok=false and
-// holds compare against the payment's first-seen amount and currency only.
-func (s *Service) expected(_ context.Context, _ pgx.Tx, _ int64, _, _ string) (decimal.Decimal, string, bool) {
-	return decimal.Decimal{}, "", false
 }
 
 // Get returns a payment by id.
@@ -182,9 +197,14 @@ func (s *Service) BeginAttempt(ctx context.Context, p Payment, kind, key string,
 }
 
 // SucceedTx marks a fulfilment succeeded in the caller's transaction; false
-// when it had already succeeded.
+// when it had already succeeded. A gateway payment's first success also
+// queues its fulfilment report to Pay1st, in tx (report.go).
 func (s *Service) SucceedTx(ctx context.Context, tx pgx.Tx, fulfilmentID int64, resultRef string) (bool, error) {
-	return s.store.succeed(ctx, tx, fulfilmentID, resultRef)
+	ok, err := s.store.succeed(ctx, tx, fulfilmentID, resultRef)
+	if err != nil || !ok {
+		return ok, err
+	}
+	return true, s.queueReportTx(ctx, tx, fulfilmentID)
 }
 
 // RecordError keeps the reason of a failed attempt; final marks the

@@ -3,6 +3,7 @@ package payment
 import (
 	"context"
 	"fmt"
+	"strconv"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -35,17 +36,64 @@ func scanItems(rows pgx.Rows) ([]Item, error) {
 	return items, nil
 }
 
-// PaymentAndPurchase is Get and PurchaseOf in one round trip (two
-// statements pipelined in one batch): the fulfil and reverse jobs need both on
-// every attempt, and at hundreds of jobs a second round trips are what
-// they wait on. ErrNotFound when there is no such payment.
+// orderPurchaseSQL lists what a gateway payment's order bought, with the
+// order's customer ($1: payment id): nothing for a Shop payment or a
+// payment partnerhub did not create. The order must be this payment's
+// (orderOfPaymentSQL: its reference), not only name its partnerReference:
+// a second payment claiming an order that has its own is not credited with
+// its items.
+const orderPurchaseSQL = `SELECT o.customer_id, i.sku, i.title, i.quantity, i.digital_currency_code,
+		i.digital_currency_name, i.digital_amount::text
+	FROM payments p
+	JOIN orders o ON ` + orderOfPaymentSQL + `
+	JOIN order_items i ON i.order_id = o.id
+	WHERE p.id = $1 AND p.source = 'gateway'
+	ORDER BY i.id`
+
+// orderPurchase is what orderPurchaseSQL found.
+type orderPurchase struct {
+	customerID int64
+	items      []Item
+}
+
+func scanOrderPurchase(rows pgx.Rows) (orderPurchase, error) {
+	defer rows.Close()
+	var out orderPurchase
+	for rows.Next() {
+		var it Item
+		var amount string
+		if err := rows.Scan(&out.customerID, &it.SKU, &it.Name, &it.Quantity, &it.DigitalCurrencyCode,
+			&it.DigitalCurrencyName, &amount); err != nil {
+			return out, fmt.Errorf("scan order item: %w", err)
+		}
+		var err error
+		if it.DigitalAmount, err = digitalAmount(&amount); err != nil {
+			return out, err
+		}
+		out.items = append(out.items, it)
+	}
+	if err := rows.Err(); err != nil {
+		return out, fmt.Errorf("list order items: %w", err)
+	}
+	return out, nil
+}
+
+// PaymentAndPurchase is Get and what the payment's fulfilment credits, in
+// one round trip (three statements pipelined in one batch): the fulfil and
+// reverse jobs need both on every attempt, and at hundreds of jobs a second
+// round trips are what they wait on. A Shop payment's purchase is its
+// player and items (PurchaseOf); a gateway payment partnerhub created as an
+// order has the order's items and its customer id as player; any other
+// gateway payment has neither. ErrNotFound when there is no such payment.
 func (s *Service) PaymentAndPurchase(ctx context.Context, id int64) (Payment, Purchase, error) {
 	var (
-		p       Payment
-		pur     Purchase
-		player  *string
-		pErr    error
-		itemErr error
+		p        Payment
+		pur      Purchase
+		player   *string
+		ord      orderPurchase
+		pErr     error
+		itemErr  error
+		orderErr error
 	)
 	b := &pgx.Batch{}
 	b.Queue(`SELECT `+paymentColumns+`, player_id FROM payments WHERE id = $1`, id).QueryRow(func(row pgx.Row) error {
@@ -56,17 +104,23 @@ func (s *Service) PaymentAndPurchase(ctx context.Context, id int64) (Payment, Pu
 		pur.Items, itemErr = scanItems(rows)
 		return nil
 	})
+	b.Queue(orderPurchaseSQL, id).Query(func(rows pgx.Rows) error {
+		ord, orderErr = scanOrderPurchase(rows)
+		return nil
+	})
 	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
 		return Payment{}, Purchase{}, fmt.Errorf("load payment and purchase: %w", err)
 	}
-	if pErr != nil {
-		return Payment{}, Purchase{}, pErr
-	}
-	if itemErr != nil {
-		return Payment{}, Purchase{}, itemErr
+	for _, err := range []error{pErr, itemErr, orderErr} {
+		if err != nil {
+			return Payment{}, Purchase{}, err
+		}
 	}
 	if player != nil {
 		pur.PlayerID = *player
+	}
+	if len(ord.items) > 0 && len(pur.Items) == 0 {
+		pur.PlayerID, pur.Items = strconv.FormatInt(ord.customerID, 10), ord.items
 	}
 	return p, pur, nil
 }

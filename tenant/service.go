@@ -150,6 +150,12 @@ func (s *Service) Get(ctx context.Context, code string) (Tenant, error) {
 	return s.store.tenantByCode(ctx, s.pool, code)
 }
 
+// ByID returns the tenant with id, or ErrNotFound: for records of other
+// packages that keep the tenant's id (fulfilment reports).
+func (s *Service) ByID(ctx context.Context, id int64) (Tenant, error) {
+	return s.store.tenantByID(ctx, s.pool, id)
+}
+
 // Env resolves a tenant environment for the Pay1st-facing endpoints, from a
 // cache kept in step with other nodes' changes by WatchChanges (envCacheTTL
 // without it). Unknown tenants are cached too (briefly), so a flood of calls

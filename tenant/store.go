@@ -59,6 +59,14 @@ func (store) tenantByCode(ctx context.Context, q db.Querier, code string) (Tenan
 	return t, err
 }
 
+func (store) tenantByID(ctx context.Context, q db.Querier, id int64) (Tenant, error) {
+	t, err := scanTenant(q.QueryRow(ctx, `SELECT `+tenantColumns+` FROM tenants WHERE id = $1`, id))
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return t, fmt.Errorf("get tenant %d: %w", id, err)
+	}
+	return t, err
+}
+
 // tenantForUpdate reads and locks a tenant row for a change.
 func (store) tenantForUpdate(ctx context.Context, q db.Querier, code string) (Tenant, error) {
 	t, err := scanTenant(q.QueryRow(ctx, `SELECT `+tenantColumns+` FROM tenants WHERE partner_code = $1 FOR UPDATE`, code))

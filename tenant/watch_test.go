@@ -143,7 +143,7 @@ func TestWatchRolledBackChangeSendsNothing(t *testing.T) {
 	// until B holds acme for long.
 	require.Eventually(t, func() bool {
 		return envOf(t, c.b, "acme").Callbacks.Success == "" && c.b.svc.CachedLong("acme", tenant.Staging)
-	}, 5*time.Second, tick, "B caches acme for long")
+	}, 20*time.Second, tick, "B caches acme for long")
 	behindTheCache(t, c.pool, "acme", "https://hidden.example/ok")
 
 	tx, err := c.pool.Begin(ctx)

@@ -32,11 +32,13 @@ import (
 
 // crashEnv makes a dead node's jobs come back quickly: River rescues a job
 // once it has been running for PARTNERHUB_JOB_RESCUE_AFTER, which may not be
-// less than the job timeout (plugin start + call timeout + 10s) plus a
-// minute.
+// less than the longer job timeout (plugin start + call timeout + 10s; a
+// fulfilment report's, Pay1st timeout × attempts + 10s) plus a minute.
 var crashEnv = []string{
 	"PARTNERHUB_PLUGIN_START_TIMEOUT=3s",
 	"PARTNERHUB_PLUGIN_CALL_TIMEOUT=2s",
+	"PARTNERHUB_PAY1ST_TIMEOUT=1s",
+	"PARTNERHUB_PAY1ST_MAX_ATTEMPTS=1",
 	"PARTNERHUB_JOB_RESCUE_AFTER=75s",
 	"PARTNERHUB_LOG_LEVEL=info",
 }
@@ -319,6 +321,8 @@ func TestServeRefusesRescueBeforeJobTimeout(t *testing.T) {
 		"PARTNERHUB_PLUGIN_START_TIMEOUT": "10s",
 		"PARTNERHUB_PLUGIN_CALL_TIMEOUT":  "30s",
 		"PARTNERHUB_JOB_RESCUE_AFTER":     "1m49s", // job timeout: 10s + 30s + 10s; plus a minute
+		"PARTNERHUB_PAY1ST_TIMEOUT":       "1s",    // a report's job timeout: 1s + 10s
+		"PARTNERHUB_PAY1ST_MAX_ATTEMPTS":  "1",
 	}
 	cfg, err := config.Load("serve", nil, func(k string) string { return env[k] })
 	require.NoError(t, err)
@@ -326,7 +330,20 @@ func TestServeRefusesRescueBeforeJobTimeout(t *testing.T) {
 		return errors.New("serve started")
 	})
 	require.ErrorIs(t, err, config.ErrInvalid)
-	require.ErrorContains(t, err, "PARTNERHUB_JOB_RESCUE_AFTER (1m49s) must be at least the job timeout plus a minute, 1m50s")
+	require.ErrorContains(t, err, "PARTNERHUB_JOB_RESCUE_AFTER (1m49s) must be at least the longer job timeout plus a minute, 1m50s")
+
+	// With Pay1st's default timeout and attempts, the report's job timeout
+	// (4 × 15s + 3 × 5s backoff + 10s) is the longer one.
+	delete(env, "PARTNERHUB_PAY1ST_TIMEOUT")
+	delete(env, "PARTNERHUB_PAY1ST_MAX_ATTEMPTS")
+	env["PARTNERHUB_JOB_RESCUE_AFTER"] = "2m24s"
+	cfg, err = config.Load("serve", nil, func(k string) string { return env[k] })
+	require.NoError(t, err)
+	err = serve(t.Context(), cfg, slog.New(slog.DiscardHandler), func(services, net.Addr) error {
+		return errors.New("serve started")
+	})
+	require.ErrorIs(t, err, config.ErrInvalid)
+	require.ErrorContains(t, err, "PARTNERHUB_JOB_RESCUE_AFTER (2m24s) must be at least the longer job timeout plus a minute, 2m25s")
 }
 
 // killOrphans kills plugin processes run from dir's plugin cache that

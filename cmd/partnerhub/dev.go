@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -15,10 +16,12 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/shopspring/decimal"
 
 	"github.com/partnerhub/partnerhub/internal/config"
 	"github.com/partnerhub/partnerhub/internal/db"
 	"github.com/partnerhub/partnerhub/internal/pglocal"
+	"github.com/partnerhub/partnerhub/pay1st/sim"
 	"github.com/partnerhub/partnerhub/plugins"
 	"github.com/partnerhub/partnerhub/tenant"
 )
@@ -30,13 +33,20 @@ const (
 	walletPackage   = "github.com/partnerhub/partnerhub/plugins/examples/wallet"
 )
 
-// devEnv gives dev mode its own defaults: readable logs. Explicit settings win.
+// devDefaults are dev mode's own defaults: readable logs, and the
+// in-process simulator as staging's Pay1st. Explicit settings win.
+var devDefaults = map[string]string{
+	"PARTNERHUB_LOG_FORMAT": "text",
+	"PARTNERHUB_SIMULATOR":  config.SimulatorStaging,
+}
+
+// devEnv applies devDefaults to getenv.
 func devEnv(getenv func(string) string) func(string) string {
 	return func(k string) string {
-		if v := getenv(k); v != "" || k != "PARTNERHUB_LOG_FORMAT" {
+		if v := getenv(k); v != "" {
 			return v
 		}
-		return "text"
+		return devDefaults[k]
 	}
 }
 
@@ -136,6 +146,13 @@ func seedDemo(ctx context.Context, svc services, cfg config.Config, wallet []byt
 	}); err != nil {
 		return fmt.Errorf("activate wallet plugin: %w", err)
 	}
+	if err := seedDemoCatalog(ctx, svc, t); err != nil {
+		return err
+	}
+	simURL, err := seedDemoGateway(ctx, svc, t)
+	if err != nil {
+		return err
+	}
 	env, err := svc.tenants.Env(ctx, demoPartnerCode, tenant.Staging)
 	if err != nil {
 		return err
@@ -147,6 +164,7 @@ func seedDemo(ctx context.Context, svc services, cfg config.Config, wallet []byt
 		"DEMO_PARTNER_CODE=" + demoPartnerCode,
 		fmt.Sprintf("DEMO_PARTNER_ID=%d", demoPartnerID),
 		"DEMO_SIGNING_KEY=" + env.SigningKey,
+		"DEMO_SIMULATOR_URL=" + simURL,
 	}
 	if err := os.WriteFile(envFile, []byte(strings.Join(lines, "\n")+"\n"), 0o600); err != nil {
 		return fmt.Errorf("write %s: %w", envFile, err)
@@ -155,11 +173,20 @@ func seedDemo(ctx context.Context, svc services, cfg config.Config, wallet []byt
 	if err := os.WriteFile(script, []byte(sendEventScript), 0o755); err != nil {
 		return fmt.Errorf("write %s: %w", script, err)
 	}
+	buy := filepath.Join(cfg.DataDir, "buy.sh")
+	if err := os.WriteFile(buy, []byte(buyScript), 0o755); err != nil {
+		return fmt.Errorf("write %s: %w", buy, err)
+	}
 	wallets := filepath.Join(cfg.DataDir, "plugins", "work", demoPartnerCode, tenant.Staging, "wallet.json")
 	fmt.Fprintf(stdout, `
 partnerhub dev is ready at %s (docs: %s/docs)
-  demo tenant %q (partnerId %d), wallet plugin active in staging
+  demo tenant %q (partnerId %d), wallet plugin active in staging, bundle %s in %s
+  staging's Pay1st is the simulator at %s
   credentials: %s
+
+Run a whole purchase: order at the simulator, signed webhook, wallet plugin,
+fulfilment report (a staging test transaction; PLAYER=7 SKU=... to choose):
+  sh %s
 
 Send a signed SUCCESSFUL payment event (each run is a new payment):
   sh %s
@@ -170,9 +197,75 @@ Then look at the player's balance:
   cat %s
 
 Ctrl-C stops the server, the plugins and Postgres.
-`, url, url, demoPartnerCode, demoPartnerID, envFile, script, script, script, wallets)
+`, url, url, demoPartnerCode, demoPartnerID, demoSKU, demoCountry, simURL, envFile, buy, script, script, script, wallets)
 	return nil
 }
+
+// The demo catalog: one bundle the demo purchase buys.
+const (
+	demoSKU     = "gems-100"
+	demoCountry = "NG"
+)
+
+// seedDemoCatalog gives the demo tenant's staging a product sold in
+// demoCountry and the bundle demoSKU, unless it has that bundle already.
+func seedDemoCatalog(ctx context.Context, svc services, t tenant.Tenant) error {
+	page, err := svc.tenants.ListBundles(ctx, t.ID, tenant.Staging, tenant.BundleFilter{SKU: demoSKU, Limit: 1})
+	if err != nil || len(page.Bundles) > 0 {
+		return err
+	}
+	prod, err := svc.tenants.CreateProduct(ctx, t.ID, tenant.Staging, tenant.ProductParams{
+		Name: "Demo Gems", Countries: []string{demoCountry}, FulfilmentMethod: tenant.FulfilPlugin})
+	if err != nil {
+		return fmt.Errorf("seed demo product: %w", err)
+	}
+	_, err = svc.tenants.CreateBundle(ctx, t.ID, tenant.Staging, tenant.BundleParams{
+		ProductID: prod.ID, SKU: demoSKU, Name: "100 Gems", Quantity: decimal.NewFromInt(100),
+		DigitalCurrencyName: "Gems", DigitalCurrencyCode: "GEM",
+		Prices: []tenant.Price{{CountryCode: demoCountry, CurrencyCode: "NGN", Amount: decimal.RequireFromString("100.50")}}})
+	if err != nil {
+		return fmt.Errorf("seed demo bundle: %w", err)
+	}
+	return nil
+}
+
+// seedDemoGateway gives the demo tenant staging Pay1st credentials (made
+// up once, kept sealed like any tenant's) and registers them with the
+// in-process simulator, staging's Pay1st in dev mode; it returns the
+// simulator's URL.
+func seedDemoGateway(ctx context.Context, svc services, t tenant.Tenant) (string, error) {
+	if svc.sim == nil {
+		return "", errors.New("dev mode needs the simulator: PARTNERHUB_SIMULATOR must not be off")
+	}
+	creds, err := svc.tenants.GatewayCredentials(ctx, demoPartnerCode, tenant.Staging)
+	if errors.Is(err, tenant.ErrCredentialsMissing) {
+		key, secret := "demo-"+hex.EncodeToString(randomBytes(8)), hex.EncodeToString(randomBytes(24))
+		if _, err := svc.tenants.SetCredentials(ctx, t, tenant.Staging, tenant.Credentials{APIKey: &key, APISecret: &secret}); err != nil {
+			return "", fmt.Errorf("seed demo credentials: %w", err)
+		}
+		creds, err = svc.tenants.GatewayCredentials(ctx, demoPartnerCode, tenant.Staging)
+	}
+	if err != nil {
+		return "", fmt.Errorf("demo credentials: %w", err)
+	}
+	if err := svc.sim.simulator().SetPartner(sim.Partner{PartnerID: demoPartnerID, PartnerCode: demoPartnerCode,
+		APIKey: creds.APIKey, APISecret: creds.APISecret, SigningKey: creds.SigningKey}); err != nil {
+		return "", err
+	}
+	return svc.sim.srv.URL, nil
+}
+
+// buyScript runs a staging test transaction for the demo tenant with curl
+// and prints its steps.
+const buyScript = `#!/bin/sh
+# Buys a bundle for a player through the whole path (a staging test transaction).
+set -eu
+. "$(dirname "$0")/demo.env"
+curl -sS -X POST "$PARTNERHUB_URL/v1/tenants/$DEMO_PARTNER_CODE/environments/staging/test-transactions" \
+  -H "Authorization: Bearer $PARTNERHUB_OPERATOR_KEY" -H "Content-Type: application/json" \
+  --data-binary "{\"sku\":\"${SKU:-gems-100}\",\"playerId\":${PLAYER:-42}}"
+echo
+`
 
 // sendEventScript signs and posts a sample event with curl and openssl. Each
 // run is a new payment; SAME_REFERENCE=<ref> resends an earlier one.

@@ -69,10 +69,12 @@ func TestDevMode(t *testing.T) {
 		t.Fatal("dev did not become ready in 120s")
 	}
 	require.Contains(t, banner, "send-event.sh")
+	require.Contains(t, banner, "buy.sh")
 
 	env, err := os.ReadFile(filepath.Join(data, "demo.env"))
 	require.NoError(t, err)
-	for _, k := range []string{"PARTNERHUB_URL=", "PARTNERHUB_OPERATOR_KEY=phk_", "DEMO_PARTNER_CODE=demo", "DEMO_PARTNER_ID=1", "DEMO_SIGNING_KEY="} {
+	for _, k := range []string{"PARTNERHUB_URL=", "PARTNERHUB_OPERATOR_KEY=phk_", "DEMO_PARTNER_CODE=demo", "DEMO_PARTNER_ID=1", "DEMO_SIGNING_KEY=",
+		"DEMO_SIMULATOR_URL=http://127.0.0.1:"} {
 		require.Contains(t, string(env), k)
 	}
 
@@ -95,6 +97,25 @@ func TestDevMode(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, json.Unmarshal(raw, &w))
 	require.Equal(t, map[string]string{"NGN": "100.5"}, normalise(w.Balances["42"]), "credited once")
+
+	// The one printed command runs a whole purchase through the simulator.
+	buy := exec.Command("sh", filepath.Join(data, "buy.sh"))
+	buy.Env = append(os.Environ(), "PLAYER=7")
+	out, err := buy.CombinedOutput()
+	require.NoError(t, err, string(out))
+	var purchase struct {
+		Status string `json:"status"`
+		Steps  []struct {
+			Name, Result, Detail string
+		} `json:"steps"`
+	}
+	require.NoError(t, json.Unmarshal(out, &purchase), string(out))
+	require.Equal(t, "succeeded", purchase.Status, string(out))
+	require.Len(t, purchase.Steps, 7)
+	raw, err = os.ReadFile(walletPath)
+	require.NoError(t, err)
+	require.NoError(t, json.Unmarshal(raw, &w))
+	require.NotEmpty(t, w.Balances["7"], "the player of the purchase was credited")
 
 	require.NoError(t, cmd.Process.Signal(syscall.SIGINT))
 	select {

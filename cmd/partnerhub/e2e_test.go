@@ -29,11 +29,15 @@ import (
 	"github.com/partnerhub/partnerhub/pay1st"
 	"github.com/partnerhub/partnerhub/payment"
 	"github.com/partnerhub/partnerhub/plugins"
+	"github.com/partnerhub/partnerhub/plugins/host"
 	"github.com/partnerhub/partnerhub/plugins/plugintest"
 	"github.com/partnerhub/partnerhub/tenant"
 )
 
 func TestMain(m *testing.M) {
+	// In-process servers (trace_test.go) start plugins under resource
+	// limits, through this binary re-executed as the sandbox shim.
+	host.SandboxMain()
 	code := pgtest.Run(m)
 	if binDir != "" {
 		_ = os.RemoveAll(binDir)

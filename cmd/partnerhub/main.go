@@ -17,6 +17,7 @@ import (
 
 	"github.com/partnerhub/partnerhub/api"
 	"github.com/partnerhub/partnerhub/internal/config"
+	"github.com/partnerhub/partnerhub/internal/telemetry"
 	"github.com/partnerhub/partnerhub/plugins/host"
 )
 
@@ -25,7 +26,7 @@ const usage = `partnerhub puts many game studios on Carry1st's Pay1st.
 Usage:
   partnerhub serve   [flags]   run the server (needs PARTNERHUB_DATABASE_URL, PARTNERHUB_SECRET_KEY)
   partnerhub migrate [flags]   apply database migrations (safe to run twice)
-  partnerhub dev     [flags]   private Postgres, demo tenant with the wallet plugin, server on :8080
+  partnerhub dev     [flags]   private Postgres, demo tenant with the wallet plugin, Pay1st simulator, server on :8080
   partnerhub openapi           print the OpenAPI document (YAML)
   partnerhub plugin push ...   upload a plugin executable, optionally activate it (plugin push -h)
   partnerhub sim     [flags]   run a fake Pay1st for development and tests (sim -h)
@@ -110,10 +111,11 @@ func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
 	var level slog.Level
 	_ = level.UnmarshalText([]byte(cfg.LogLevel))
 	opts := &slog.HandlerOptions{Level: level}
+	// Lines logged inside a request or job carry its trace and span IDs.
 	if cfg.LogFormat == "text" {
-		return slog.New(slog.NewTextHandler(w, opts))
+		return slog.New(telemetry.LogHandler(slog.NewTextHandler(w, opts)))
 	}
-	return slog.New(slog.NewJSONHandler(w, opts))
+	return slog.New(telemetry.LogHandler(slog.NewJSONHandler(w, opts)))
 }
 
 func version() string {

@@ -19,9 +19,11 @@ import (
 	"github.com/partnerhub/partnerhub/internal/telemetry"
 	"github.com/partnerhub/partnerhub/jobs"
 	"github.com/partnerhub/partnerhub/migrations"
+	"github.com/partnerhub/partnerhub/pay1st"
 	"github.com/partnerhub/partnerhub/payment"
 	"github.com/partnerhub/partnerhub/plugins"
 	"github.com/partnerhub/partnerhub/plugins/host"
+	"github.com/partnerhub/partnerhub/stagingtest"
 	"github.com/partnerhub/partnerhub/tenant"
 )
 
@@ -31,6 +33,11 @@ type services struct {
 	tenants  *tenant.Service
 	payments *payment.Service
 	plugins  *plugins.Registry
+	// gateways are the Pay1st Gateway clients (orders, reports,
+	// reconciliation); dev mode adds the simulator's.
+	gateways *pay1st.Gateways
+	// sim is the in-process simulator; nil when PARTNERHUB_SIMULATOR=off.
+	sim *inProcessSim
 }
 
 // A job's timeout is the plugin's start and call timeouts plus jobMargin:
@@ -74,6 +81,32 @@ func migrate(ctx context.Context, cfg config.Config, logger *slog.Logger) error 
 	}
 	logger.InfoContext(ctx, "database is up to date")
 	return nil
+}
+
+// newGateways builds the Pay1st Gateway client of each environment that
+// has a base URL configured; the others have none (pay1st.ErrNoGateway).
+func newGateways(cfg config.Config, logger *slog.Logger) (*pay1st.Gateways, error) {
+	client := func(env, base, checkout string) (*pay1st.Client, error) {
+		if base == "" {
+			return nil, nil
+		}
+		c, err := pay1st.NewClient(pay1st.ClientConfig{BaseURL: base, CheckoutBaseURL: checkout,
+			Timeout: cfg.Pay1stTimeout, MaxAttempts: cfg.Pay1stMaxAttempts, TokenLifetime: cfg.Pay1stTokenLifetime,
+			Logger: logger.With("env", env)})
+		if err != nil {
+			return nil, fmt.Errorf("%w: Pay1st %s gateway: %w", config.ErrInvalid, env, err)
+		}
+		return c, nil
+	}
+	staging, err := client(tenant.Staging, cfg.Pay1stStagingURL, cfg.Pay1stStagingCheckoutURL)
+	if err != nil {
+		return nil, err
+	}
+	production, err := client(tenant.Production, cfg.Pay1stProductionURL, cfg.Pay1stProductionCheckoutURL)
+	if err != nil {
+		return nil, err
+	}
+	return pay1st.NewGateways(staging, production), nil
 }
 
 // serve runs the HTTP server and the job workers until ctx is cancelled, then
@@ -130,19 +163,59 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, ready fu
 		DeliveryRetention: cfg.DeliveryRetention,
 		RescueAfter:       cfg.JobRescueAfter,
 		RetryHorizon:      cfg.JobRetryHorizon, TenantConcurrency: cfg.JobTenantConcurrency,
+		ReportHorizon: cfg.JobReportHorizon,
+		// The client's worst case: every try timed out, each backoff at its
+		// longest.
+		ReportCallTimeout: time.Duration(cfg.Pay1stMaxAttempts)*cfg.Pay1stTimeout +
+			time.Duration(cfg.Pay1stMaxAttempts-1)*pay1st.DefaultRetryMaxDelay,
 		BreakerFailures: cfg.JobBreakerFailures, BreakerCoolOff: cfg.JobBreakerCoolOff,
+		Reconcile: jobs.ReconcileConfig{Interval: cfg.ReconcileInterval, After: cfg.ReconcileAfter,
+			GiveUpAfter: cfg.ReconcileGiveUp, Batch: cfg.ReconcileBatch},
 	}
-	if least := jobsCfg.JobTimeout + rescueMargin; jobsCfg.RescueAfter < least {
+	if cfg.TestTransactionTimeout+5*time.Second > cfg.WriteTimeout {
+		// create-test-transaction answers after its wait: it must fit.
+		return fmt.Errorf("%w: PARTNERHUB_TEST_TRANSACTION_TIMEOUT (%s) must be at least 5s under PARTNERHUB_HTTP_WRITE_TIMEOUT (%s)",
+			config.ErrInvalid, cfg.TestTransactionTimeout, cfg.WriteTimeout)
+	}
+	if cfg.ReconcileGiveUp <= cfg.ReconcileAfter {
+		return fmt.Errorf("%w: PARTNERHUB_RECONCILE_GIVE_UP (%s) must be more than PARTNERHUB_RECONCILE_AFTER (%s)",
+			config.ErrInvalid, cfg.ReconcileGiveUp, cfg.ReconcileAfter)
+	}
+	if least := max(jobsCfg.JobTimeout, jobsCfg.ReportJobTimeout()) + rescueMargin; jobsCfg.RescueAfter < least {
 		// River would rescue jobs that are still running, or still
-		// recording their outcome, on a live node.
-		return fmt.Errorf("%w: PARTNERHUB_JOB_RESCUE_AFTER (%s) must be at least the job timeout plus a minute, %s (job timeout: plugin start + call timeout + 10s)",
-			config.ErrInvalid, jobsCfg.RescueAfter, least)
+		// recording their outcome, on a live node: fulfil jobs and
+		// fulfilment reports (their own timeout) alike.
+		return fmt.Errorf("%w: PARTNERHUB_JOB_RESCUE_AFTER (%s) must be at least the longer job timeout plus a minute, %s (job timeouts: plugin start + call timeout + 10s; a fulfilment report's, from PARTNERHUB_PAY1ST_TIMEOUT and _MAX_ATTEMPTS, %s)",
+			config.ErrInvalid, jobsCfg.RescueAfter, least, jobsCfg.ReportJobTimeout())
 	}
 	enq, err := jobs.NewEnqueuer(pool, jobsCfg, logger)
 	if err != nil {
 		return err
 	}
 	svc.payments = payment.NewService(pool, enq)
+	// The in-process simulator: test transactions, and dev mode's staging
+	// Pay1st (simulator.go).
+	if svc.sim, err = startInProcessSim(cfg, logger.With("component", "simulator")); err != nil {
+		return err
+	}
+	defer svc.sim.close()
+	if svc.sim != nil && cfg.Simulator == config.SimulatorStaging {
+		cfg.Pay1stStagingURL, cfg.Pay1stStagingCheckoutURL = svc.sim.srv.URL, ""
+	}
+	if svc.gateways, err = newGateways(cfg, logger.With("component", "pay1st")); err != nil {
+		return err
+	}
+	var tests *stagingtest.Service
+	if svc.sim != nil {
+		svc.gateways.SetSimulator(svc.sim.client)
+		tests = stagingtest.New(stagingtest.Config{Pool: pool, Tenants: svc.tenants, Payments: svc.payments,
+			Simulator: svc.sim.simulator(), Wait: cfg.TestTransactionTimeout, Logger: logger.With("component", "test-transactions")})
+	}
+	// create-order answers after Pay1st did: its calls end 5 s before the
+	// HTTP write timeout.
+	svc.payments.SetCheckout(payment.Checkout{Tenants: svc.tenants, Gateways: svc.gateways,
+		PublicURL: cfg.PublicURL, CallTimeout: max(cfg.WriteTimeout-5*time.Second, time.Second),
+		Logger: logger.With("component", "orders")})
 	// Concurrent payment events share commits (group commit); a batch max of
 	// 1 keeps one transaction per event.
 	var ingest api.EventIngester
@@ -185,7 +258,7 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, ready fu
 
 	worker, err := jobs.NewClient(jobs.Deps{
 		Pool: pool, Tenants: svc.tenants, Payments: svc.payments, Plugins: svc.plugins, Host: pluginHost,
-		Logger: logger.With("component", "jobs"),
+		Logger: logger.With("component", "jobs"), Gateways: svc.gateways,
 	}, jobsCfg)
 	if err != nil {
 		return err
@@ -200,6 +273,7 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, ready fu
 		PluginLimits: api.PluginLimits{UploadMinRate: cfg.PluginUploadMinRate, UploadTimeout: cfg.PluginUploadTimeout,
 			ActivateTimeout: cfg.PluginActivateTimeout},
 		RateLimitPerTenant: float64(cfg.RateLimitPerTenant), RateLimitBurst: cfg.RateLimitBurst,
+		TestTransactions: tests,
 	})
 	srv := &http.Server{
 		Handler:           handler,
@@ -214,6 +288,7 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, ready fu
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 	}
+	svc.sim.deliverTo(ln.Addr())
 	// Not ctx: River treats a cancelled start context as StopAndCancel, which
 	// would cut running plugin calls at the first signal. Shutdown below stops
 	// it gracefully instead.

@@ -45,11 +45,32 @@ type Config struct {
 	JobMaxAttempts       int
 	// Retries of failing fulfilments and fairness between tenants (jobs).
 	JobRetryHorizon      time.Duration
+	JobReportHorizon     time.Duration
 	JobTenantConcurrency int
 	JobBreakerFailures   int
 	JobBreakerCoolOff    time.Duration
 	JobRescueAfter       time.Duration // a job running this long is taken as abandoned by a dead node
 	DeliveryRetention    time.Duration
+
+	// Reconciliation (jobs/reconcile.go) and staging test transactions.
+	ReconcileInterval      time.Duration
+	ReconcileAfter         time.Duration
+	ReconcileGiveUp        time.Duration
+	ReconcileBatch         int
+	TestTransactionTimeout time.Duration
+	Simulator              string // off, test or staging (SimulatorTest...)
+
+	// The Pay1st Gateway partnerhub calls (orders, fulfilment reports,
+	// reconciliation): base URL and checkout base URL per environment (an
+	// empty base URL: that environment has no gateway), and the client's
+	// limits.
+	Pay1stStagingURL            string
+	Pay1stProductionURL         string
+	Pay1stStagingCheckoutURL    string
+	Pay1stProductionCheckoutURL string
+	Pay1stTimeout               time.Duration
+	Pay1stMaxAttempts           int
+	Pay1stTokenLifetime         time.Duration
 
 	PluginStartTimeout time.Duration
 	PluginCallTimeout  time.Duration
@@ -80,6 +101,13 @@ type Config struct {
 	RateLimitPerTenant int           // requests per second per tenant on /pay1st; 0: no limit
 	RateLimitBurst     int
 }
+
+// Values of PARTNERHUB_SIMULATOR.
+const (
+	SimulatorOff     = "off"
+	SimulatorTest    = "test"
+	SimulatorStaging = "staging"
+)
 
 // Setting describes one configuration entry; docs/config.md lists them all.
 type Setting struct {
@@ -179,6 +207,12 @@ var settings = []Setting{
 			c.JobRetryHorizon = d
 			return err
 		}},
+	{Env: "PARTNERHUB_JOB_REPORT_HORIZON", Flag: "job-report-horizon", Default: "72h", Usage: "How long a fulfilment report to Pay1st is retried before it is marked failed (shown in the payment's timeline) for an operator (1m-720h).",
+		set: func(c *Config, v string) error {
+			d, err := durIn(v, time.Minute, 720*time.Hour)
+			c.JobReportHorizon = d
+			return err
+		}},
 	{Env: "PARTNERHUB_JOB_TENANT_CONCURRENCY", Flag: "job-tenant-concurrency", Default: "10", Usage: "Jobs one tenant environment runs at once on this node; its backlog beyond waits in a separate queue so other tenants are not delayed (1-10000).",
 		set: func(c *Config, v string) error { n, err := intIn(v, 1, 10000); c.JobTenantConcurrency = n; return err }},
 	{Env: "PARTNERHUB_JOB_BREAKER_FAILURES", Flag: "job-breaker-failures", Default: "5", Usage: "Failed plugin calls in a row after which a tenant environment's jobs pause for the cool-off without using up attempts (1-1000).",
@@ -189,7 +223,7 @@ var settings = []Setting{
 			c.JobBreakerCoolOff = d
 			return err
 		}},
-	{Env: "PARTNERHUB_JOB_RESCUE_AFTER", Flag: "job-rescue-after", Default: "1h", Usage: "How long a job may stay running before a live node takes its node for dead and retries it with the same idempotency key (1s-24h; at least the job timeout, plugin start + call timeout + 10s, plus a minute).",
+	{Env: "PARTNERHUB_JOB_RESCUE_AFTER", Flag: "job-rescue-after", Default: "1h", Usage: "How long a job may stay running before a live node takes its node for dead and retries it with the same idempotency key (1s-24h; at least the longer job timeout, plugin start + call timeout + 10s or a fulfilment report's 2m30s, plus a minute).",
 		set: func(c *Config, v string) error {
 			d, err := durIn(v, time.Second, 24*time.Hour)
 			c.JobRescueAfter = d
@@ -206,6 +240,68 @@ var settings = []Setting{
 			}
 			c.DeliveryRetention = d
 			return nil
+		}},
+	{Env: "PARTNERHUB_RECONCILE_INTERVAL", Flag: "reconcile-interval", Default: "5m", Usage: "How often the leader node asks Pay1st about payments and orders that went without news (1s-24h).",
+		set: func(c *Config, v string) error {
+			d, err := durIn(v, time.Second, 24*time.Hour)
+			c.ReconcileInterval = d
+			return err
+		}},
+	{Env: "PARTNERHUB_RECONCILE_AFTER", Flag: "reconcile-after", Default: "15m", Usage: "How long a payment may stay in a non-final status without news, or an order created at Pay1st without any webhook, before reconciliation asks Pay1st; also the first wait before asking again, doubling each time up to a day (1s-24h).",
+		set: func(c *Config, v string) error {
+			d, err := durIn(v, time.Second, 24*time.Hour)
+			c.ReconcileAfter = d
+			return err
+		}},
+	{Env: "PARTNERHUB_RECONCILE_GIVE_UP", Flag: "reconcile-give-up", Default: "168h", Usage: "How long without news reconciliation keeps asking before it gives up on a payment or order and says so in the log and the payment's timeline (1m-8760h; more than the reconcile age).",
+		set: func(c *Config, v string) error {
+			d, err := durIn(v, time.Minute, 8760*time.Hour)
+			c.ReconcileGiveUp = d
+			return err
+		}},
+	{Env: "PARTNERHUB_RECONCILE_BATCH", Flag: "reconcile-batch", Default: "200", Usage: "Most payments and orders one reconciliation run asks Pay1st about, one at a time (1-10000); the rest wait for the next run.",
+		set: func(c *Config, v string) error { n, err := intIn(v, 1, 10000); c.ReconcileBatch = n; return err }},
+	{Env: "PARTNERHUB_TEST_TRANSACTION_TIMEOUT", Flag: "test-transaction-timeout", Default: "30s", Usage: "How long a staging test transaction waits for its purchase to go through webhook, plugin and fulfilment report before answering with the steps so far (1s-5m).",
+		set: func(c *Config, v string) error {
+			d, err := durIn(v, time.Second, 5*time.Minute)
+			c.TestTransactionTimeout = d
+			return err
+		}},
+	{Env: "PARTNERHUB_SIMULATOR", Flag: "simulator", Default: "test", Usage: "The in-process Pay1st simulator, sending webhooks to this process only: test runs it in memory (no port, no control endpoints) for staging test transactions; staging also makes it staging's Pay1st gateway, on a loopback port with its control endpoints (dev mode's default; an error with PARTNERHUB_PAY1ST_STAGING_URL set); off runs none (test transactions answer 503).",
+		set: func(c *Config, v string) error {
+			c.Simulator = v
+			return oneOf(v, SimulatorOff, SimulatorTest, SimulatorStaging)
+		}},
+	{Env: "PARTNERHUB_PAY1ST_STAGING_URL", Flag: "pay1st-staging-url", Usage: "Base URL of the Pay1st Gateway API for staging (Pay1st's sandbox). Unset: staging has no gateway; orders there answer 503.",
+		set: func(c *Config, v string) error { c.Pay1stStagingURL = strings.TrimRight(v, "/"); return optionalURL(v) }},
+	{Env: "PARTNERHUB_PAY1ST_PRODUCTION_URL", Flag: "pay1st-production-url", Usage: "Base URL of the Pay1st Gateway API for production. Unset: production has no gateway; orders there answer 503.",
+		set: func(c *Config, v string) error {
+			c.Pay1stProductionURL = strings.TrimRight(v, "/")
+			return optionalURL(v)
+		}},
+	{Env: "PARTNERHUB_PAY1ST_STAGING_CHECKOUT_URL", Flag: "pay1st-staging-checkout-url", Usage: "Base of the customer checkout links of staging orders (base + /checkout?...). Unset: the staging Gateway URL.",
+		set: func(c *Config, v string) error {
+			c.Pay1stStagingCheckoutURL = strings.TrimRight(v, "/")
+			return optionalURL(v)
+		}},
+	{Env: "PARTNERHUB_PAY1ST_PRODUCTION_CHECKOUT_URL", Flag: "pay1st-production-checkout-url", Usage: "Base of the customer checkout links of production orders. Unset: the production Gateway URL.",
+		set: func(c *Config, v string) error {
+			c.Pay1stProductionCheckoutURL = strings.TrimRight(v, "/")
+			return optionalURL(v)
+		}},
+	{Env: "PARTNERHUB_PAY1ST_TIMEOUT", Flag: "pay1st-timeout", Default: "15s", Usage: "Deadline of one HTTP attempt at the Pay1st Gateway API, body included (1s-5m).",
+		set: func(c *Config, v string) error {
+			d, err := durIn(v, time.Second, 5*time.Minute)
+			c.Pay1stTimeout = d
+			return err
+		}},
+	{Env: "PARTNERHUB_PAY1ST_MAX_ATTEMPTS", Flag: "pay1st-max-attempts", Default: "4", Usage: "How many times one Pay1st Gateway call is tried in all when Pay1st answers 5xx or the network fails (1-10); 4xx is never retried.",
+		set: func(c *Config, v string) error { n, err := intIn(v, 1, 10); c.Pay1stMaxAttempts = n; return err }},
+	{Env: "PARTNERHUB_PAY1ST_TOKEN_LIFETIME", Flag: "pay1st-token-lifetime", Default: "50m", Usage: "How long a Pay1st access token is used before it is refreshed (Pay1st states no expiry; a 401 refreshes earlier) (1m-24h).",
+		set: func(c *Config, v string) error {
+			d, err := durIn(v, time.Minute, 24*time.Hour)
+			c.Pay1stTokenLifetime = d
+			return err
 		}},
 	{Env: "PARTNERHUB_PLUGIN_START_TIMEOUT", Flag: "plugin-start-timeout", Default: "10s", Usage: "Time a plugin process has to start and complete its handshake (1s-5m).",
 		set: func(c *Config, v string) error {
@@ -448,6 +544,14 @@ func durIn(v string, lo, hi time.Duration) (time.Duration, error) {
 		return 0, fmt.Errorf("%s is outside %s..%s", d, lo, hi)
 	}
 	return d, nil
+}
+
+// optionalURL accepts "" (not configured) or an absolute http(s) URL.
+func optionalURL(v string) error {
+	if v == "" {
+		return nil
+	}
+	return absoluteURL(v)
 }
 
 func absoluteURL(v string) error {

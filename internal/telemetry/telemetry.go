@@ -1,6 +1,7 @@
-// Package telemetry wires OpenTelemetry tracing and metrics. It is off by
-// default and switched on by the standard OTEL_* environment variables, so an
-// operator configures exporters the same way as for any other service.
+// Package telemetry wires OpenTelemetry tracing and metrics, and the trace
+// IDs on log lines. Export is off by default and switched on by the standard
+// OTEL_* environment variables, so an operator configures exporters the same
+// way as for any other service; IDs are generated (and logged) either way.
 package telemetry
 
 import (
@@ -41,13 +42,23 @@ func Enabled(getenv func(string) string) (traces, metrics bool) {
 
 // Setup installs tracer and meter providers as the process's OpenTelemetry
 // providers when the environment (getenv) enables them, and always the W3C
-// trace context propagator. The returned function flushes and stops them.
+// trace context propagator. With traces off, spans still get IDs for the
+// logs (installIDsOnly). The returned function flushes and stops them.
 // The exporters themselves read the OTEL_* variables from the process.
 func Setup(ctx context.Context, version string, getenv func(string) string, logger *slog.Logger) (func(context.Context) error, error) {
 	otel.SetTextMapPropagator(propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{}))
 	traces, metrics := Enabled(getenv)
+	var idsOnly func(context.Context) error
+	if !traces && getenv("OTEL_SDK_DISABLED") != "true" {
+		idsOnly = installIDsOnly()
+	}
 	if !traces && !metrics {
-		return func(context.Context) error { return nil }, nil
+		return func(ctx context.Context) error {
+			if idsOnly != nil {
+				return idsOnly(ctx)
+			}
+			return nil
+		}, nil
 	}
 	res, err := resource.Merge(resource.Default(), resource.NewSchemaless(
 		semconv.ServiceName("partnerhub"), semconv.ServiceVersion(version)))
@@ -55,6 +66,9 @@ func Setup(ctx context.Context, version string, getenv func(string) string, logg
 		return nil, fmt.Errorf("telemetry resource: %w", err)
 	}
 	var shutdowns []func(context.Context) error
+	if idsOnly != nil {
+		shutdowns = append(shutdowns, idsOnly)
+	}
 	if traces {
 		exp, err := autoexport.NewSpanExporter(ctx)
 		if err != nil {
@@ -81,4 +95,18 @@ func Setup(ctx context.Context, version string, getenv func(string) string, logg
 		}
 		return errors.Join(errs...)
 	}, nil
+}
+
+// installIDsOnly installs, unless a program installed an SDK tracer
+// provider already (tests do), one that samples nothing and has no
+// exporter: requests and jobs still get trace and span IDs, which log lines
+// carry (LogHandler) and jobs and plugin calls propagate, at the cost of a
+// few random numbers per span. It returns the provider's shutdown.
+func installIDsOnly() func(context.Context) error {
+	if _, ok := otel.GetTracerProvider().(*sdktrace.TracerProvider); ok {
+		return nil
+	}
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSampler(sdktrace.NeverSample()))
+	otel.SetTracerProvider(tp)
+	return tp.Shutdown
 }

@@ -1,9 +1,12 @@
 package telemetry_test
 
 import (
+	"context"
+	"log/slog"
 	"testing"
 
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/otel"
 
 	"github.com/partnerhub/partnerhub/internal/telemetry"
 )
@@ -30,4 +33,24 @@ func TestEnabled(t *testing.T) {
 			require.Equal(t, tt.metrics, metrics)
 		})
 	}
+}
+
+// TestSetupWithoutExportGivesIDs: with tracing off, spans still get IDs
+// (for the logs) but are not sampled, and an installed provider is kept.
+func TestSetupWithoutExportGivesIDs(t *testing.T) {
+	// Not parallel: the tracer provider is the process's.
+	noEnv := func(string) string { return "" }
+	shutdown, err := telemetry.Setup(context.Background(), "test", noEnv, slog.New(slog.DiscardHandler))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = shutdown(context.Background()) })
+	installed := otel.GetTracerProvider()
+	_, span := otel.Tracer("test").Start(context.Background(), "request")
+	require.True(t, span.SpanContext().IsValid(), "a span has IDs")
+	require.False(t, span.SpanContext().IsSampled(), "and is exported nowhere")
+	span.End()
+
+	again, err := telemetry.Setup(context.Background(), "test", noEnv, slog.New(slog.DiscardHandler))
+	require.NoError(t, err)
+	require.NoError(t, again(context.Background()))
+	require.Same(t, installed, otel.GetTracerProvider(), "a provider already installed is kept")
 }

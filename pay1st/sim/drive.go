@@ -293,6 +293,12 @@ func (s *Simulator) post(ctx context.Context, target string, h Webhook, lose boo
 	}
 	resp, err := s.opts.HTTPClient.Do(req)
 	if err != nil {
+		// A *url.Error quotes the full URL, ?token= and all: keep only its
+		// cause, beside the redacted URL.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
 		h.Err = err.Error()
 		return fmt.Errorf("sim: %s webhook to %s: %w", h.Kind, h.URL, err)
 	}

@@ -2,6 +2,7 @@ package sim_test
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"strings"
 	"sync"
@@ -208,4 +209,58 @@ func TestConcurrentUse(t *testing.T) {
 	require.Empty(t, refused)
 	require.Len(t, got, 32)
 	require.Len(t, f.sim.Webhooks(), 32)
+}
+
+// refusingTransport fails every request in transport, as an unreachable
+// partnerhub would.
+type refusingTransport struct{}
+
+func (refusingTransport) RoundTrip(*http.Request) (*http.Response, error) {
+	return nil, errors.New("connection refused")
+}
+
+// A webhook that fails in transport must not carry the webhook token (in
+// the URL, token auth mode) in its error or the webhook log.
+func TestWebhookTransportErrorHidesToken(t *testing.T) {
+	t.Parallel()
+	creds := pay1st.Credentials{APIKey: "k", APISecret: "s", SigningKey: "sig"}
+	srv, err := sim.Start(sim.Options{HTTPClient: &http.Client{Transport: refusingTransport{}},
+		Partners: []sim.Partner{{PartnerID: 1, PartnerCode: "acme", APIKey: "k", APISecret: "s", SigningKey: "sig"}}})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = srv.Close() })
+	c, err := pay1st.NewClient(pay1st.ClientConfig{BaseURL: srv.URL, MaxAttempts: 1})
+	require.NoError(t, err)
+	price := decimal.RequireFromString("1")
+	p, err := c.CreatePayment(context.Background(), creds, pay1st.CreatePaymentRequest{Amount: price, CountryCode: "NG",
+		CurrencyCode: "NGN", PartnerReference: "r1",
+		WebhookURL: "https://hub.example/pay1st/staging/acme/payment-events?token=SUPERSECRETTOKEN",
+		Products:   []pay1st.Product{{Title: "x", SKU: "x", Price: price, Quantity: 1, CurrencyCode: "NGN"}}})
+	require.NoError(t, err)
+	err = srv.Pay(context.Background(), p.Reference)
+	require.Error(t, err)
+	require.NotContains(t, err.Error(), "SUPERSECRETTOKEN")
+	hooks := srv.Webhooks()
+	require.NotEmpty(t, hooks)
+	for _, h := range hooks {
+		require.NotEmpty(t, h.Err)
+		require.NotContains(t, h.Err, "SUPERSECRETTOKEN")
+		require.NotContains(t, h.URL, "SUPERSECRETTOKEN")
+	}
+}
+
+// NoControl leaves the unauthenticated control endpoints out.
+func TestNoControlHidesControlEndpoints(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		noControl bool
+		want      int
+	}{{false, http.StatusOK}, {true, http.StatusNotFound}} {
+		srv, err := sim.Start(sim.Options{NoControl: tc.noControl})
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = srv.Close() })
+		resp, err := http.Get(srv.URL + sim.ControlPrefix + "webhooks")
+		require.NoError(t, err)
+		_ = resp.Body.Close()
+		require.Equal(t, tc.want, resp.StatusCode, "NoControl %v", tc.noControl)
+	}
 }

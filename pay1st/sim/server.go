@@ -41,7 +41,9 @@ func (s *Simulator) routes() {
 	s.mux.HandleFunc(pay1st.PathPayments, s.handle(http.MethodGet, s.signed(s.query)))
 	s.mux.HandleFunc(pay1st.PathFulfilments, s.handle(http.MethodPost, s.signed(s.fulfil)))
 	s.mux.HandleFunc("/", s.handle("", func(*exchange) {}))
-	s.control()
+	if !s.opts.NoControl {
+		s.control()
+	}
 }
 
 // exchange is one request being served, and what is logged of it.

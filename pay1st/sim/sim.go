@@ -76,6 +76,12 @@ type Options struct {
 	Logger *slog.Logger
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
+	// NoControl leaves out the unauthenticated control endpoints
+	// (ControlPrefix): a simulator inside a multi-tenant process is driven
+	// through its Go methods only, since anything that can reach its port
+	// (a tenant's plugin, say) could otherwise read others' payments and
+	// have it send them events signed with their keys.
+	NoControl bool
 }
 
 // Simulator is the fake Pay1st, an http.Handler. Safe for concurrent use.
@@ -149,6 +155,26 @@ func (s *Simulator) AddPartner(p Partner) error {
 	return nil
 }
 
+// SetPartner registers a partner, or replaces the one with its partner
+// code: partnerhub's in-process simulator registers a tenant with the
+// credentials the tenant has now, which may have changed since. Tokens
+// issued to the replaced credentials keep working until they expire.
+func (s *Simulator) SetPartner(p Partner) error {
+	if p.PartnerCode == "" || p.PartnerID <= 0 || p.APIKey == "" || p.APISecret == "" || p.SigningKey == "" {
+		return errors.New("sim: a partner needs partnerCode, partnerId > 0, apiKey, apiSecret and signingKey")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if other := s.partners[p.APIKey]; other != nil && other.PartnerCode != p.PartnerCode {
+		return fmt.Errorf("sim: API key of partner %q is another partner's", p.PartnerCode)
+	}
+	if old := s.byCode[p.PartnerCode]; old != nil {
+		delete(s.partners, old.APIKey)
+	}
+	s.partners[p.APIKey], s.byCode[p.PartnerCode] = &p, &p
+	return nil
+}
+
 // SetWebhookURLs changes where a partner's webhooks go (partnerhub's URLs
 // are often known only once it runs).
 func (s *Simulator) SetWebhookURLs(partnerCode, webhookURL, summaryURL string) error {
@@ -194,9 +220,23 @@ func Listen(addr string, opts Options) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sim: listen: %w", err)
 	}
+	return serve(s, ln, "http://"+ln.Addr().String()), nil
+}
+
+// Serve runs a Simulator on ln, which callers reach at baseURL: an
+// in-memory listener, say, so nothing outside the process can reach it.
+func Serve(ln net.Listener, baseURL string, opts Options) (*Server, error) {
+	s, err := New(opts)
+	if err != nil {
+		return nil, err
+	}
+	return serve(s, ln, baseURL), nil
+}
+
+func serve(s *Simulator, ln net.Listener, baseURL string) *Server {
 	srv := &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
-	return &Server{Simulator: s, URL: "http://" + ln.Addr().String(), srv: srv}, nil
+	return &Server{Simulator: s, URL: baseURL, srv: srv}
 }
 
 // Close stops the server at once.

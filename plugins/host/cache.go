@@ -56,7 +56,7 @@ func (h *Host) binary(ctx context.Context, sha string) (string, error) {
 		if err != nil {
 			return "", err
 		}
-		h.log.Info("plugin binary cached", "sha256", sha, "bytes", n)
+		h.log.InfoContext(ctx, "plugin binary cached", "sha256", sha, "bytes", n)
 		return path, nil
 	}
 }

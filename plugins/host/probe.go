@@ -64,7 +64,7 @@ func (h *Host) Probe(ctx context.Context, key Key) (sdk.Description, error) {
 	}
 	defer func() {
 		if err := os.RemoveAll(dir); err != nil {
-			h.log.Warn("probe working directory not removed", "dir", dir, "err", err)
+			h.log.WarnContext(ctx, "probe working directory not removed", "dir", dir, "err", err)
 		}
 	}()
 	if err := h.reserve(ctx); err != nil {
@@ -85,7 +85,7 @@ func (h *Host) Probe(ctx context.Context, key Key) (sdk.Description, error) {
 	// Kill waits for the process to exit; the runner kills its group.
 	inst.client.Kill()
 	<-inst.runner.exited
-	h.log.Info("plugin probed", "partner_code", key.PartnerCode, "env", key.Env, "sha256", key.SHA256,
+	h.log.InfoContext(ctx, "plugin probed", "partner_code", key.PartnerCode, "env", key.Env, "sha256", key.SHA256,
 		"pid", inst.pid, "took", time.Since(began))
 	return inst.desc, nil
 }

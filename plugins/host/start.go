@@ -41,7 +41,7 @@ func (h *Host) start(ctx context.Context, key Key, bin, dir string, id ident) (*
 		// since the file was written.
 		if err := verifyFile(bin, key.SHA256); err != nil {
 			_ = os.Remove(bin)
-			log.Error("cached plugin binary does not match its sha256; removed", "path", bin, "err", err)
+			log.ErrorContext(ctx, "cached plugin binary does not match its sha256; removed", "path", bin, "err", err)
 			return nil, fmt.Errorf("%w: cached %s: %w", ErrChecksum, bin, err)
 		}
 		r = nil
@@ -65,7 +65,7 @@ func (h *Host) start(ctx context.Context, key Key, bin, dir string, id ident) (*
 	}
 	inst.runner = r
 	inst.pid = r.pid
-	log.Info("plugin started", "pid", inst.pid, "user", id.String(), "name", inst.desc.Name, "version", inst.desc.Version,
+	log.InfoContext(ctx, "plugin started", "pid", inst.pid, "user", id.String(), "name", inst.desc.Name, "version", inst.desc.Version,
 		"took", time.Since(began))
 	return inst, nil
 }
@@ -118,6 +118,7 @@ func (h *Host) clientConfig(bin, dir string, id ident, log *slog.Logger, r **pro
 		SkipHostEnv:      true,
 		StartTimeout:     h.cfg.StartTimeout,
 		Logger:           newHCLogger(log),
+		GRPCDialOptions:  dialOptions(), // tracing (trace.go)
 		RunnerFunc: runnerFunc(func(cmd *exec.Cmd, socketDir string) (runner.Runner, error) {
 			// go-plugin made socketDir (0700) for the plugin's Unix socket.
 			if err := h.sandbox.own(socketDir, id); err != nil {

@@ -73,7 +73,8 @@ func Serve(impl Plugin) {
 	plugin.Serve(&plugin.ServeConfig{
 		HandshakeConfig: Handshake,
 		Plugins:         PluginMap(impl),
-		GRPCServer:      plugin.DefaultGRPCServer,
+		// Reports each traced call's server span to the host (trace.go).
+		GRPCServer: newGRPCServer,
 	})
 }
 

@@ -164,7 +164,7 @@ func (w *wallet) LookupUser(_ context.Context, req sdk.LookupUserRequest) (sdk.L
 	}, nil
 }
 
-func (w *wallet) Fulfil(_ context.Context, req sdk.FulfilRequest) (sdk.Result, error) {
+func (w *wallet) Fulfil(ctx context.Context, req sdk.FulfilRequest) (sdk.Result, error) {
 	if req.IdempotencyKey == "" {
 		return sdk.Rejected("missing idempotency key"), nil
 	}
@@ -188,13 +188,14 @@ func (w *wallet) Fulfil(_ context.Context, req sdk.FulfilRequest) (sdk.Result, e
 			}
 			return sdk.Fulfilled(ref), "", nil // a retry: already credited
 		}
-		w.log.Info("fulfilled", "key", req.IdempotencyKey, "player", player, "credits", formatAmounts(credits))
+		// With ctx, the line carries the host's trace (sdk.NewLogger).
+		w.log.InfoContext(ctx, "fulfilled", "key", req.IdempotencyKey, "player", player, "credits", formatAmounts(credits))
 		return sdk.Fulfilled(ref), req.IdempotencyKey,
 			&applied{kind: kindFulfil, player: player, credits: credits, at: now, payment: req.Payment.Reference}
 	}), nil
 }
 
-func (w *wallet) Reverse(_ context.Context, req sdk.ReverseRequest) (sdk.Result, error) {
+func (w *wallet) Reverse(ctx context.Context, req sdk.ReverseRequest) (sdk.Result, error) {
 	if req.IdempotencyKey == "" {
 		return sdk.Rejected("missing idempotency key"), nil
 	}
@@ -218,14 +219,14 @@ func (w *wallet) Reverse(_ context.Context, req sdk.ReverseRequest) (sdk.Result,
 		}
 		if req.PlayerID != "" && req.PlayerID != fulfil.player {
 			// The fulfil's record is what was actually credited; trust it.
-			w.log.Warn("reverse names another player than the fulfil", "key", req.IdempotencyKey,
+			w.log.WarnContext(ctx, "reverse names another player than the fulfil", "key", req.IdempotencyKey,
 				"request_player", req.PlayerID, "fulfilled_player", fulfil.player)
 		}
 		debits := make(map[string]decimal.Decimal, len(fulfil.credits))
 		for code, d := range fulfil.credits {
 			debits[code] = d.Neg()
 		}
-		w.log.Info("reversed", "key", req.IdempotencyKey, "reason", string(req.Reason), "player", fulfil.player,
+		w.log.InfoContext(ctx, "reversed", "key", req.IdempotencyKey, "reason", string(req.Reason), "player", fulfil.player,
 			"credits", formatAmounts(debits))
 		return sdk.Fulfilled(ref), req.IdempotencyKey,
 			&applied{kind: kindReverse, player: fulfil.player, credits: debits, at: now, payment: req.Payment.Reference}

@@ -1,0 +1,1 @@
+DROP TABLE fulfilment_reports;

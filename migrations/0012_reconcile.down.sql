@@ -1,0 +1,4 @@
+DROP TABLE test_transactions;
+DROP INDEX payments_unsettled_idx;
+DROP TABLE reconcile_cursors;
+DROP TABLE reconcile_checks;
