@@ -20,11 +20,11 @@ import (
 // reports have their own queue). Not parallel: it sets the client timeout
 // the bundle uses.
 func TestReportOutageDoesNotBlockFulfilment(t *testing.T) {
-	reviewClientTimeout = 2 * time.Minute // a hung connection, as production's 4 x 15 s cut at the 50 s job timeout
-	t.Cleanup(func() { reviewClientTimeout = 0 })
+	reportClientTimeout = 2 * time.Minute // a hung connection, as production's 4 x 15 s cut at the 50 s job timeout
+	t.Cleanup(func() { reportClientTimeout = 0 })
 	b := setupReport(t, func(c *jobs.Config) { c.Workers = 2; c.JobTimeout = 2 * time.Minute; c.RescueAfter = time.Hour })
 	ctx := context.Background()
-	t.Cleanup(func() { b.hang.Store(false); close(reviewRelease) })
+	t.Cleanup(func() { b.hang.Store(false); close(hangRelease) })
 	b.hang.Store(true)
 	p1 := b.gatewayPayment(t, "order-hang-1")
 	p2 := b.gatewayPayment(t, "order-hang-2")
@@ -195,4 +195,31 @@ func TestReportOther4xxWaitsLonger(t *testing.T) {
 	}, 30*time.Second, 20*time.Millisecond)
 	require.Greater(t, wait, 30*time.Second, "a refusal waits about a minute")
 	require.Equal(t, 1, b.report(t, p.ID).Attempts)
+}
+
+// TestReportAttemptCountsCalls: an attempt that could not call Pay1st (no
+// gateway for the order's) is not counted — Attempts is the calls made —
+// and waits like a refusal; once fixed, a retry by hand reports it.
+func TestReportAttemptCountsCalls(t *testing.T) {
+	t.Parallel()
+	b := setupReport(t, nil)
+	ctx := context.Background()
+	b.orderGateway = pay1st.GatewaySimulator // none configured here
+	p := b.gatewayPayment(t, "order-nogw-1")
+	r := b.waitReport(t, p.ID, "refused", func(r payment.Report) bool { return r.LastError != "" })
+	require.Equal(t, payment.StatePending, r.State)
+	require.Zero(t, r.Attempts, "no call was made")
+	require.Eventually(t, func() bool {
+		_, state, _ := b.reportJob(t, p.ID)
+		return state == "scheduled"
+	}, 30*time.Second, 20*time.Millisecond)
+	require.Empty(t, b.sim.Fulfilments(p.Reference), "nothing reached Pay1st")
+
+	_, err := b.pool.Exec(ctx, `UPDATE orders SET gateway = 'pay1st' WHERE reference = $1`, p.Reference)
+	require.NoError(t, err)
+	_, err = b.payments.RetryReport(ctx, b.acme.ID, tenant.Staging, p.Reference, nil)
+	require.NoError(t, err)
+	r = b.waitReport(t, p.ID, "succeeded", func(r payment.Report) bool { return r.State == payment.StateSucceeded })
+	require.Equal(t, 1, r.Attempts)
+	require.Len(t, b.sim.Fulfilments(p.Reference), 1)
 }

@@ -2,6 +2,7 @@ package jobs_test
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -37,7 +38,7 @@ const (
 // reportBundle is a database, the payment and tenant services, a River
 // client with real workers and the Pay1st simulator behind switches for its
 // fulfilment endpoint: down answers 500, hang holds the call until the
-// client gives up (or reviewRelease), and front, when set, answers instead
+// client gives up (or hangRelease), and front, when set, answers instead
 // of the simulator (frontMode).
 type reportBundle struct {
 	bundle
@@ -48,7 +49,10 @@ type reportBundle struct {
 	front  *atomic.Value // frontMode
 	// sentToken is the access token front404Token quoted back.
 	sentToken *atomic.Value
-	acme      tenant.Tenant
+	// orderGateway is the gateway gatewayPayment's order names; "pay1st"
+	// when empty (the one configured).
+	orderGateway string
+	acme         tenant.Tenant
 }
 
 // frontMode is how the front answers the fulfilment endpoint.
@@ -62,9 +66,12 @@ const (
 	front404Token frontMode = "404-token" // 404 whose message quotes the access token sent
 )
 
+// Set by TestReportOutageDoesNotBlockFulfilment (not parallel):
+// reportClientTimeout is the bundle client's per-try timeout (0: the
+// default), hangRelease ends calls held by hang.
 var (
-	reviewClientTimeout time.Duration
-	reviewRelease       = make(chan struct{})
+	reportClientTimeout time.Duration
+	hangRelease         = make(chan struct{})
 )
 
 // setupReport: tenant "acme" (no plugin: its fulfil jobs fail and retry,
@@ -103,7 +110,7 @@ func setupReport(t *testing.T, tune func(*jobs.Config)) reportBundle {
 		if b.hang.Load() && r.URL.Path == pay1st.PathFulfilments {
 			select {
 			case <-r.Context().Done():
-			case <-reviewRelease:
+			case <-hangRelease:
 			}
 			w.WriteHeader(http.StatusServiceUnavailable)
 			return
@@ -118,7 +125,7 @@ func setupReport(t *testing.T, tune func(*jobs.Config)) reportBundle {
 	}))
 	t.Cleanup(srv.Close)
 	// One try per call: River, not the client, retries here.
-	b.pay1st, err = pay1st.NewClient(pay1st.ClientConfig{BaseURL: srv.URL, MaxAttempts: 1, Timeout: reviewClientTimeout})
+	b.pay1st, err = pay1st.NewClient(pay1st.ClientConfig{BaseURL: srv.URL, MaxAttempts: 1, Timeout: reportClientTimeout})
 	require.NoError(t, err)
 
 	client, err := jobs.NewClient(jobs.Deps{Pool: pool, Tenants: b.tenants, Payments: b.payments, Logger: logger,
@@ -195,8 +202,8 @@ func (b reportBundle) gatewayPayment(t *testing.T, partnerRef string) payment.Pa
 	var orderID int64
 	require.NoError(t, b.pool.QueryRow(ctx, `INSERT INTO orders (tenant_id, environment, partner_reference, gateway,
 		reference, status, country_code, currency_code, amount, customer_id, request_hash)
-		VALUES ($1, 'staging', $2::text, 'pay1st', $3, 'created', 'NG', 'NGN', 10, 77, sha256(convert_to($2::text, 'UTF8')))
-		RETURNING id`, b.acme.ID, partnerRef, cp.Reference).Scan(&orderID))
+		VALUES ($1, 'staging', $2::text, $4, $3, 'created', 'NG', 'NGN', 10, 77, sha256(convert_to($2::text, 'UTF8')))
+		RETURNING id`, b.acme.ID, partnerRef, cp.Reference, cmp.Or(b.orderGateway, pay1st.GatewayPay1st)).Scan(&orderID))
 	_, err = b.pool.Exec(ctx, `INSERT INTO order_items (order_id, tenant_id, environment, sku, title, quantity, price,
 		digital_currency_code, digital_currency_name, digital_amount)
 		VALUES ($1, $2, 'staging', 'GEMS-100', '100 Gems', 2, 5, 'GEM', 'Gems', 100)`, orderID, b.acme.ID)

@@ -36,7 +36,9 @@ func (SweepArgs) Kind() string { return "sweep_fulfilments" }
 // not be recorded, an error before the plugin call on the last attempt, a
 // job cancelled by hand while running. Each such record is marked failed
 // with payment.ReasonNoOutcome, so it is listed at ?state=failed and can
-// be retried by hand, instead of staying pending forever.
+// be retried by hand, instead of staying pending forever. Fulfilment
+// reports to Pay1st get the same (payment.FailStuckReports, with
+// payment.ReasonReportNoOutcome).
 type SweepWorker struct {
 	river.WorkerDefaults[SweepArgs]
 	deps Deps

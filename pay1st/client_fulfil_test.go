@@ -3,6 +3,7 @@ package pay1st_test
 import (
 	"bytes"
 	"context"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"sync/atomic"
@@ -19,9 +20,10 @@ import (
 // hangs (until the client gives up) or pads the simulator's answer past
 // the client's limit, as mode says; every call to it is counted.
 type fulfilFront struct {
-	sim   *sim.Simulator
-	mode  atomic.Value // "", "hang", "pad"
-	calls atomic.Int64
+	sim     *sim.Simulator
+	mode    atomic.Value // "", "hang", "pad"
+	calls   atomic.Int64
+	release chan struct{} // ends hung calls at cleanup
 }
 
 func (f *fulfilFront) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -32,7 +34,11 @@ func (f *fulfilFront) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f.calls.Add(1)
 	switch f.mode.Load() {
 	case "hang":
-		<-r.Context().Done()
+		_, _ = io.Copy(io.Discard, r.Body) // the server notices the client leaving once the body is read
+		select {
+		case <-r.Context().Done():
+		case <-f.release:
+		}
 	case "pad":
 		rec := httptest.NewRecorder()
 		f.sim.ServeHTTP(rec, r)
@@ -54,9 +60,10 @@ func TestCompleteFulfilmentSentOnce(t *testing.T) {
 	s, err := sim.New(sim.Options{Partners: []sim.Partner{{PartnerID: 42, PartnerCode: "acme", APIKey: testCreds.APIKey,
 		APISecret: testCreds.APISecret, SigningKey: testCreds.SigningKey}}})
 	require.NoError(t, err)
-	front := &fulfilFront{sim: s}
+	front := &fulfilFront{sim: s, release: make(chan struct{})}
 	srv := httptest.NewServer(front)
 	t.Cleanup(srv.Close)
+	t.Cleanup(func() { close(front.release) })
 	c, err := pay1st.NewClient(pay1st.ClientConfig{BaseURL: srv.URL, Timeout: 300 * time.Millisecond, MaxAttempts: 3,
 		MaxResponseBytes: 1000, RetryBaseDelay: time.Millisecond, RetryMaxDelay: time.Millisecond})
 	require.NoError(t, err)
