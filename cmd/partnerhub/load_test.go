@@ -1,10 +1,8 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"os"
@@ -16,10 +14,12 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/shopspring/decimal"
 	"github.com/stretchr/testify/require"
 
 	"github.com/partnerhub/partnerhub/jobs"
 	"github.com/partnerhub/partnerhub/pay1st"
+	"github.com/partnerhub/partnerhub/pay1st/sim"
 	"github.com/partnerhub/partnerhub/payment"
 	"github.com/partnerhub/partnerhub/tenant"
 )
@@ -57,8 +57,10 @@ var loadCounter atomic.Int64
 
 type loadTarget struct {
 	s    *server
-	keys []string // tenant i's staging Signing Key
 	envs []tenant.Env
+	// sim is the Pay1st simulator that signs and sends the events, each
+	// tenant registered with its staging Signing Key.
+	sim *sim.Simulator
 }
 
 func benchmarkIngest(b *testing.B, tenants int) {
@@ -96,11 +98,19 @@ func slicesMax(xs []int) int {
 }
 
 // newLoadTarget starts a server and creates its tenants directly through
-// the tenant service (the API would take minutes for 10,000).
+// the tenant service (the API would take minutes for 10,000), and a Pay1st
+// simulator that knows them, to send the events.
 func newLoadTarget(b *testing.B, tenants int, env ...string) *loadTarget {
 	b.Helper()
 	s := startServer(b, env...)
-	t := &loadTarget{s: s, keys: make([]string, tenants), envs: make([]tenant.Env, tenants)}
+	c := slicesMax(loadConcurrency)
+	simulator, err := sim.New(sim.Options{
+		HTTPClient: &http.Client{Transport: &http.Transport{MaxIdleConns: c, MaxIdleConnsPerHost: c}, Timeout: 30 * time.Second},
+		MaxLog:     1000,
+	})
+	require.NoError(b, err)
+	t := &loadTarget{s: s, envs: make([]tenant.Env, tenants), sim: simulator}
+	keys := make([]string, tenants)
 	ctx := context.Background()
 	var next atomic.Int64
 	var wg sync.WaitGroup
@@ -112,7 +122,7 @@ func newLoadTarget(b *testing.B, tenants int, env ...string) *loadTarget {
 					PartnerCode: loadCode(i), PartnerID: loadPartnerID(i), Name: "Load " + strconv.Itoa(i),
 				})
 				if err == nil {
-					t.keys[i] = c.StagingSigningKey
+					keys[i] = c.StagingSigningKey
 					t.envs[i], err = s.tenants.Env(ctx, loadCode(i), tenant.Staging)
 				}
 				if err != nil {
@@ -125,6 +135,13 @@ func newLoadTarget(b *testing.B, tenants int, env ...string) *loadTarget {
 	wg.Wait()
 	close(errs)
 	require.NoError(b, <-errs)
+	for i, key := range keys {
+		require.NoError(b, simulator.AddPartner(sim.Partner{
+			PartnerID: loadPartnerID(i), PartnerCode: loadCode(i), SigningKey: key,
+			APIKey: "load-key-" + strconv.Itoa(i), APISecret: "load-secret",
+			WebhookURL: s.url + "/pay1st/staging/" + loadCode(i) + "/payment-events",
+		}))
+	}
 	return t
 }
 
@@ -132,14 +149,26 @@ func loadCode(i int) string        { return fmt.Sprintf("load%05d", i) }
 func loadPartnerID(i int) int64    { return 100_000 + int64(i) }
 func loadReference(n int64) string { return "L-" + strconv.FormatInt(n, 10) + "-P" }
 
-// loadEvent is event n's tenant and body: references are all distinct, and
+// loadEvent is event n's tenant and event: references are all distinct, and
 // statuses mix so that half the events queue a fulfilment job.
-func (t *loadTarget) loadEvent(n int64) (int, []byte) {
-	i := int(n % int64(len(t.keys)))
-	status := [...]string{"SUCCESSFUL", "PENDING", "SUCCESSFUL", "FAILED"}[n%4]
-	body := sampleEvent(loadCode(i), loadPartnerID(i), loadReference(n), 77)
-	return i, bytes.Replace(body, []byte(`"status":"SUCCESSFUL"`), []byte(`"status":"`+status+`"`), 1)
+func (t *loadTarget) loadEvent(n int64) (int, pay1st.PaymentEvent) {
+	i := int(n % int64(len(t.envs)))
+	ref := loadReference(n)
+	return i, pay1st.PaymentEvent{
+		PartnerID: loadPartnerID(i), PartnerCode: loadCode(i), PartnerReference: "order-" + ref, Reference: ref,
+		OrderAmount: loadAmount, CurrencyCode: "NGN", CountryCode: "NG", Source: "web", Platform: "WEB",
+		IPAddress: "203.0.113.9", CreatedDate: loadCreated, UpdatedDate: loadUpdated,
+		Status:  [...]pay1st.Status{pay1st.StatusSuccessful, pay1st.StatusPending, pay1st.StatusSuccessful, pay1st.StatusFailed}[n%4],
+		Message: "Approved", CustomerID: 77, PaymentMethod: "CARD", TaxPercentage: loadTax,
+	}
 }
+
+var (
+	loadAmount  = decimal.RequireFromString("100.50")
+	loadTax     = decimal.RequireFromString("7.5")
+	loadCreated = time.Date(2026, 3, 17, 8, 10, 52, 0, time.UTC)
+	loadUpdated = time.Date(2026, 3, 17, 8, 11, 52, 544247000, time.UTC)
+)
 
 // drive runs b.N operations from c goroutines and reports events/s and the
 // latency percentiles; op returns an error to fail the benchmark.
@@ -196,8 +225,9 @@ func runLimit(b *testing.B, t *loadTarget, c int) float64 {
 	require.NoError(b, err)
 	svc := payment.NewService(pool, enq)
 	return drive(b, c, func(n int64) error {
-		i, body := t.loadEvent(n)
-		ev, err := pay1st.ParsePaymentEvent(body)
+		i, ev := t.loadEvent(n)
+		ev.PartnerWebhookURL = "https://hub.example.com/pay1st/staging/" + loadCode(i) + "/payment-events"
+		body, err := ev.MarshalJSON()
 		if err != nil {
 			return err
 		}
@@ -209,32 +239,14 @@ func runLimit(b *testing.B, t *loadTarget, c int) float64 {
 	})
 }
 
-// runHTTP sends signed events to the server from c clients with kept-alive
-// connections; only a 200 counts.
+// runHTTP has the simulator send signed events to the server from c
+// clients with kept-alive connections; only a 2xx counts.
 func runHTTP(b *testing.B, t *loadTarget, c int, limit float64) {
 	b.Helper()
-	client := &http.Client{Transport: &http.Transport{MaxIdleConns: c, MaxIdleConnsPerHost: c}, Timeout: 30 * time.Second}
-	defer client.CloseIdleConnections()
+	ctx := context.Background()
 	rate := drive(b, c, func(n int64) error {
-		i, body := t.loadEvent(n)
-		ts := time.Now().UTC().Format(time.RFC3339Nano)
-		req, err := http.NewRequest(http.MethodPost, t.s.url+"/pay1st/staging/"+loadCode(i)+"/payment-events", bytes.NewReader(body))
-		if err != nil {
-			return err
-		}
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set(pay1st.HeaderTimestamp, ts)
-		req.Header.Set(pay1st.HeaderSignature, pay1st.SignRequest(t.keys[i], ts, body))
-		resp, err := client.Do(req)
-		if err != nil {
-			return err
-		}
-		raw, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK || !strings.Contains(string(raw), `"accepted"`) {
-			return fmt.Errorf("event %d: %d %s", n, resp.StatusCode, raw)
-		}
-		return nil
+		i, ev := t.loadEvent(n)
+		return t.sim.SendEvent(ctx, loadCode(i), ev)
 	})
 	if limit > 0 {
 		b.ReportMetric(rate/limit, "vs-limit")

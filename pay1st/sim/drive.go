@@ -220,6 +220,37 @@ func (s *Simulator) sendEvent(ctx context.Context, partner Partner, ev pay1st.Pa
 	return s.post(ctx, ev.PartnerWebhookURL, h, lose)
 }
 
+// SendEvent sends an event the caller made up — a payment the simulator
+// does not track, as a load generator sends — to partnerCode's WebhookURL
+// (or, when the partner has none, the event's partnerWebhookUrl), signed
+// like every other event. Duplicate and Lose apply; OutOfOrder does not.
+func (s *Simulator) SendEvent(ctx context.Context, partnerCode string, ev pay1st.PaymentEvent, opts ...Option) error {
+	var d delivery
+	for _, o := range opts {
+		o(&d)
+	}
+	s.mu.Lock()
+	pp := s.byCode[partnerCode]
+	var partner Partner
+	if pp != nil {
+		partner = *pp
+	}
+	s.mu.Unlock()
+	if pp == nil {
+		return fmt.Errorf("%w: %s", ErrUnknownPartner, partnerCode)
+	}
+	if partner.WebhookURL != "" {
+		ev.PartnerWebhookURL = partner.WebhookURL
+	}
+	var errs []error
+	for range 1 + boolInt(d.duplicate) {
+		if err := s.sendEvent(ctx, partner, ev, d.lose); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
 // SendSummary sends a Summary Webhook (§4) for a Shop purchase to the
 // partner's SummaryURL, signed with its Basic Auth credentials. An empty
 // Reference is generated, an empty Status is SUCCESSFUL; the summary sent

@@ -264,3 +264,32 @@ func TestNoControlHidesControlEndpoints(t *testing.T) {
 		require.Equal(t, tc.want, resp.StatusCode, "NoControl %v", tc.noControl)
 	}
 }
+
+func TestSendEventSignsACallersEvent(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	ctx := context.Background()
+	ev := pay1st.PaymentEvent{
+		PartnerID: 42, PartnerCode: "acme", PartnerReference: "load-1", Reference: "L-1-P",
+		OrderAmount: decimal.RequireFromString("77.25"), CurrencyCode: "NGN", CountryCode: "NG",
+		Source: "web", Platform: "WEB", IPAddress: "203.0.113.9",
+		CreatedDate: time.Now().UTC(), UpdatedDate: time.Now().UTC(), Status: pay1st.StatusSuccessful,
+		Message: "Approved", CustomerID: 7, PaymentMethod: "CARD", TaxPercentage: decimal.Zero,
+		PartnerWebhookURL: "https://elsewhere.example/ignored",
+	}
+	require.NoError(t, f.sim.SendEvent(ctx, "acme", ev, sim.Duplicate()))
+	require.NoError(t, f.sim.SendEvent(ctx, "acme", ev, sim.Lose()))
+	got, refused := f.recv.got()
+	require.Empty(t, refused, "every copy verifies with the partner's Signing Key")
+	require.Equal(t, []pay1st.Status{pay1st.StatusSuccessful, pay1st.StatusSuccessful}, got, "duplicate sent twice, lost not at all")
+	f.recv.mu.Lock()
+	sent := f.recv.events[0]
+	f.recv.mu.Unlock()
+	require.Equal(t, "L-1-P", sent.Reference)
+	require.Equal(t, "77.25", sent.OrderAmount.String())
+	require.Equal(t, f.partner.WebhookURL, sent.PartnerWebhookURL, "sent to the partner's Webhook URL")
+	_, known := f.sim.Payment("L-1-P")
+	require.False(t, known, "the simulator does not track a caller's event")
+
+	require.ErrorIs(t, f.sim.SendEvent(ctx, "nobody", ev), sim.ErrUnknownPartner)
+}
