@@ -100,6 +100,11 @@ func newAPI(mux *http.ServeMux, deps Deps) huma.API {
 	cfg.CreateHooks = nil
 	cfg.Info.Description = "Manage the game studios (tenants) partnerhub connects to Carry1st's Pay1st, " +
 		"and the endpoints Pay1st calls for them."
+	cfg.Info.Contact = &huma.Contact{Name: "partnerhub", URL: "https://github.com/partnerhub/partnerhub"}
+	// A placeholder: the dev server's address. Clients take the real one as
+	// a parameter; a path here would prefix every route (Huma reads it).
+	cfg.Servers = []*huma.Server{{URL: "http://localhost:8080", Description: "A local server (`partnerhub dev`); use your deployment's URL."}}
+	cfg.Tags = apiTags
 	cfg.Components.SecuritySchemes = map[string]*huma.SecurityScheme{
 		bearerScheme: {Type: "http", Scheme: "bearer", Description: "An operator or tenant API key: `Authorization: Bearer phk_...`."},
 	}

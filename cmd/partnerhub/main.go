@@ -27,7 +27,7 @@ Usage:
   partnerhub serve   [flags]   run the server (needs PARTNERHUB_DATABASE_URL, PARTNERHUB_SECRET_KEY)
   partnerhub migrate [flags]   apply database migrations (safe to run twice)
   partnerhub dev     [flags]   private Postgres, demo tenant with the wallet plugin, Pay1st simulator, server on :8080
-  partnerhub openapi           print the OpenAPI document (YAML)
+  partnerhub openapi [--3.0]   print the OpenAPI document (YAML; --3.0: downgraded for 3.0-only generators)
   partnerhub plugin push ...   upload a plugin executable, optionally activate it (plugin push -h)
   partnerhub sim     [flags]   run a fake Pay1st for development and tests (sim -h)
   partnerhub version           print the version
@@ -61,6 +61,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	switch cmd {
 	case "openapi":
 		doc, err := api.OpenAPI()
+		if len(rest) == 1 && rest[0] == "--3.0" {
+			// For generators that read only 3.0 (oapi-codegen, client/).
+			doc, err = api.OpenAPI30()
+		} else if len(rest) > 0 {
+			return fmt.Errorf("%w: openapi takes only --3.0", config.ErrInvalid)
+		}
 		if err != nil {
 			return err
 		}

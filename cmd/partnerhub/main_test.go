@@ -9,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/partnerhub/partnerhub/api"
 	"github.com/partnerhub/partnerhub/internal/config"
 )
 
@@ -24,6 +25,18 @@ func TestOpenAPIUpToDate(t *testing.T) {
 		"openapi.yaml is stale: run `go run ./cmd/partnerhub openapi > openapi.yaml`")
 }
 
+// TestOpenAPI30 checks the document client/ is generated from: the same
+// API, downgraded (go generate ./client runs `openapi --3.0`).
+func TestOpenAPI30(t *testing.T) {
+	t.Parallel()
+	var out bytes.Buffer
+	require.NoError(t, run(context.Background(), []string{"openapi", "--3.0"}, &out, &bytes.Buffer{}))
+	want, err := api.OpenAPI30()
+	require.NoError(t, err)
+	require.Equal(t, string(want), out.String())
+	require.Contains(t, out.String(), "openapi: 3.0.3")
+}
+
 func TestRunRejectsBadCommandsAndConfig(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
@@ -34,6 +47,7 @@ func TestRunRejectsBadCommandsAndConfig(t *testing.T) {
 		{"unknown command", []string{"launch"}},
 		{"unknown flag", []string{"migrate", "--nope"}},
 		{"bad value", []string{"serve", "--max-body-bytes", "-1"}},
+		{"unknown openapi flag", []string{"openapi", "--3.1"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
