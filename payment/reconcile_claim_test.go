@@ -114,7 +114,19 @@ func TestReconcileConcurrentClaimsAreDisjoint(t *testing.T) {
 			seen[it.Reference] = true
 		}
 	}
-	require.Len(t, seen, 30, "between them, both runs claimed everything")
+	require.NotEmpty(t, seen)
+	// Two runs at once may have picked the same candidates, and the loser
+	// then claims fewer (or none): never the same reference twice. Later
+	// runs claim what is left, each reference once.
+	for range 3 {
+		more, err := b.payments.ClaimReconcile(context.Background(), p)
+		require.NoError(t, err)
+		for _, it := range more {
+			require.False(t, seen[it.Reference], "%s claimed twice", it.Reference)
+			seen[it.Reference] = true
+		}
+	}
+	require.Len(t, seen, 30, "every reference claimed once")
 }
 
 // An answer whose amount or currency differs from the order is held, as
