@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/shopspring/decimal"
 	"github.com/stretchr/testify/require"
 
 	"github.com/partnerhub/partnerhub/jobs"
@@ -33,17 +32,7 @@ func TestReportOutageDoesNotBlockFulfilment(t *testing.T) {
 		return b.report(t, p1.ID).Attempts+b.report(t, p2.ID).Attempts >= 1
 	}, 30*time.Second, 20*time.Millisecond)
 
-	env, err := b.tenants.Env(ctx, "acme", tenant.Staging)
-	require.NoError(t, err)
-	now := time.Now().UTC()
-	res, err := b.payments.IngestEvent(ctx, env, payment.Delivery{SessionID: "s3", PartnerCode: "acme", Env: "staging",
-		RemoteAddr: "t", Headers: map[string]string{}, Body: []byte("{}")}, pay1st.PaymentEvent{
-		PartnerID: 1, PartnerCode: "acme", PartnerReference: "shop-9", Reference: "C-SHOP-9-P",
-		OrderAmount: decimal.RequireFromString("3"), CurrencyCode: "NGN", CountryCode: "NG", Source: "web",
-		Platform: "WEB", IPAddress: "198.51.100.1", CreatedDate: now, UpdatedDate: now,
-		Status: pay1st.StatusSuccessful, Message: "ok", CustomerID: 77, PaymentMethod: "CARD",
-		TaxPercentage: decimal.Zero, PartnerWebhookURL: "https://x.example/"})
-	require.NoError(t, err)
+	res := b.shopPayment(t, "s3", "shop-9", "C-SHOP-9-P")
 	// The fulfil job ran (no plugin here: its attempt fails, but it ran).
 	require.Eventually(t, func() bool {
 		f, err := b.payments.Fulfilment(ctx, res.PaymentID, payment.KindFulfil)

@@ -242,6 +242,25 @@ func (b reportBundle) gatewayPayment(t *testing.T, partnerRef string) payment.Pa
 	}
 }
 
+// shopPayment ingests a successful payment partnerhub did not create as an
+// order (a Shop payment): its fulfilment queues no report.
+func (b reportBundle) shopPayment(t *testing.T, session, partnerRef, reference string) payment.Ingested {
+	t.Helper()
+	ctx := context.Background()
+	env, err := b.tenants.Env(ctx, "acme", tenant.Staging)
+	require.NoError(t, err)
+	now := time.Now().UTC()
+	res, err := b.payments.IngestEvent(ctx, env, payment.Delivery{SessionID: session, PartnerCode: "acme", Env: "staging",
+		RemoteAddr: "t", Headers: map[string]string{}, Body: []byte("{}")}, pay1st.PaymentEvent{
+		PartnerID: 1, PartnerCode: "acme", PartnerReference: partnerRef, Reference: reference,
+		OrderAmount: decimal.RequireFromString("3"), CurrencyCode: "NGN", CountryCode: "NG", Source: "web",
+		Platform: "WEB", IPAddress: "198.51.100.1", CreatedDate: now, UpdatedDate: now,
+		Status: pay1st.StatusSuccessful, Message: "ok", CustomerID: 77, PaymentMethod: "CARD",
+		TaxPercentage: decimal.Zero, PartnerWebhookURL: "https://x.example/"})
+	require.NoError(t, err)
+	return res
+}
+
 func (b reportBundle) report(t *testing.T, paymentID int64) payment.Report {
 	t.Helper()
 	r, err := b.payments.Report(context.Background(), paymentID)
@@ -344,17 +363,7 @@ func TestReportRetriedUntilAccepted(t *testing.T) {
 
 	// A payment partnerhub did not create as an order (a Shop payment)
 	// queues no report.
-	env, err := b.tenants.Env(ctx, "acme", tenant.Staging)
-	require.NoError(t, err)
-	now := time.Now().UTC()
-	res, err := b.payments.IngestEvent(ctx, env, payment.Delivery{SessionID: "s2", PartnerCode: "acme", Env: "staging",
-		RemoteAddr: "t", Headers: map[string]string{}, Body: []byte("{}")}, pay1st.PaymentEvent{
-		PartnerID: 1, PartnerCode: "acme", PartnerReference: "shop-1", Reference: "C-SHOP-1-P",
-		OrderAmount: decimal.RequireFromString("3"), CurrencyCode: "NGN", CountryCode: "NG", Source: "web",
-		Platform: "WEB", IPAddress: "198.51.100.1", CreatedDate: now, UpdatedDate: now,
-		Status: pay1st.StatusSuccessful, Message: "ok", CustomerID: 77, PaymentMethod: "CARD",
-		TaxPercentage: decimal.Zero, PartnerWebhookURL: "https://x.example/"})
-	require.NoError(t, err)
+	res := b.shopPayment(t, "s2", "shop-1", "C-SHOP-1-P")
 	shop, err := b.payments.Get(ctx, res.PaymentID)
 	require.NoError(t, err)
 	f, err := b.payments.BeginAttempt(ctx, shop, payment.KindFulfil, payment.IdempotencyKey("acme", "staging", shop.Reference, payment.KindFulfil), 0)

@@ -225,19 +225,9 @@ func (s *Simulator) sendEvent(ctx context.Context, partner Partner, ev pay1st.Pa
 // (or, when the partner has none, the event's partnerWebhookUrl), signed
 // like every other event. Duplicate and Lose apply; OutOfOrder does not.
 func (s *Simulator) SendEvent(ctx context.Context, partnerCode string, ev pay1st.PaymentEvent, opts ...Option) error {
-	var d delivery
-	for _, o := range opts {
-		o(&d)
-	}
-	s.mu.Lock()
-	pp := s.byCode[partnerCode]
-	var partner Partner
-	if pp != nil {
-		partner = *pp
-	}
-	s.mu.Unlock()
-	if pp == nil {
-		return fmt.Errorf("%w: %s", ErrUnknownPartner, partnerCode)
+	partner, d, err := s.sender(partnerCode, opts)
+	if err != nil {
+		return err
 	}
 	if partner.WebhookURL != "" {
 		ev.PartnerWebhookURL = partner.WebhookURL
@@ -256,19 +246,9 @@ func (s *Simulator) SendEvent(ctx context.Context, partnerCode string, ev pay1st
 // Reference is generated, an empty Status is SUCCESSFUL; the summary sent
 // is returned. Duplicate and Lose apply; OutOfOrder does not.
 func (s *Simulator) SendSummary(ctx context.Context, partnerCode string, sum pay1st.Summary, opts ...Option) (pay1st.Summary, error) {
-	var d delivery
-	for _, o := range opts {
-		o(&d)
-	}
-	s.mu.Lock()
-	pp := s.byCode[partnerCode]
-	var partner Partner
-	if pp != nil {
-		partner = *pp
-	}
-	s.mu.Unlock()
-	if pp == nil {
-		return sum, fmt.Errorf("%w: %s", ErrUnknownPartner, partnerCode)
+	partner, d, err := s.sender(partnerCode, opts)
+	if err != nil {
+		return sum, err
 	}
 	if partner.BasicAuthUsername == "" || partner.BasicAuthPassword == "" {
 		return sum, fmt.Errorf("sim: partner %s has no Basic Auth credentials to sign summaries with", partnerCode)
@@ -294,6 +274,22 @@ func (s *Simulator) SendSummary(ctx context.Context, partnerCode string, sum pay
 		}
 	}
 	return sum, errors.Join(errs...)
+}
+
+// sender is what SendEvent and SendSummary start from: a copy of the
+// partner (so no lock is held while sending) and the delivery options.
+func (s *Simulator) sender(partnerCode string, opts []Option) (Partner, delivery, error) {
+	var d delivery
+	for _, o := range opts {
+		o(&d)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	pp := s.byCode[partnerCode]
+	if pp == nil {
+		return Partner{}, d, fmt.Errorf("%w: %s", ErrUnknownPartner, partnerCode)
+	}
+	return *pp, d, nil
 }
 
 // post sends a webhook (or records it as lost) and logs it.
