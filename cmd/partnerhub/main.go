@@ -1,12 +1,12 @@
 // Command partnerhub is the one partnerhub binary: the server (serve), its
 // database migrations (migrate), a self-contained development stack (dev),
-// the OpenAPI document (openapi), its version (version), a client verb to
-// upload and activate plugins (plugin push) and a fake Pay1st (sim).
+// the OpenAPI document (openapi), its version (version), the API client
+// verbs (package internal/cli: tenants ... plugin push, payments, ...) and a
+// fake Pay1st (sim).
 package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -16,6 +16,7 @@ import (
 	"syscall"
 
 	"github.com/partnerhub/partnerhub/api"
+	"github.com/partnerhub/partnerhub/internal/cli"
 	"github.com/partnerhub/partnerhub/internal/config"
 	"github.com/partnerhub/partnerhub/internal/telemetry"
 	"github.com/partnerhub/partnerhub/plugins/host"
@@ -28,7 +29,14 @@ Usage:
   partnerhub migrate [flags]   apply database migrations (safe to run twice)
   partnerhub dev     [flags]   private Postgres, demo tenant with the wallet plugin, Pay1st simulator, server on :8080
   partnerhub openapi [--3.0]   print the OpenAPI document (YAML; --3.0: downgraded for 3.0-only generators)
-  partnerhub plugin push ...   upload a plugin executable, optionally activate it (plugin push -h)
+  partnerhub plugin|payments|fulfilments|test-transactions ...
+                               a studio's verbs through the API: push (progress bar) and activate
+                               plugins, payments and their timelines, retry failed fulfilments,
+                               staging test transactions (same flags; VERB --help; docs/cli.md)
+  partnerhub tenants|keys|envs|credentials|catalog|promote|checklist ...
+                               operate a server through its API: tenants, API keys, environments,
+                               credentials, catalog import/export, promotion, go-live checklist
+                               (--server/PARTNERHUB_URL, --key/PARTNERHUB_KEY; VERB --help; docs/cli.md)
   partnerhub sim     [flags]   run a fake Pay1st for development and tests (sim -h)
   partnerhub version           print the version
 
@@ -44,10 +52,8 @@ func main() {
 	stop()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "partnerhub:", err)
-		if errors.Is(err, config.ErrInvalid) {
-			os.Exit(2)
-		}
-		os.Exit(1)
+		// 2 usage, 1 failed; the client verbs add 3-6 (cli.ExitCode).
+		os.Exit(cli.ExitCode(err))
 	}
 }
 
@@ -79,8 +85,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fmt.Fprint(stdout, usage)
 		config.Usage(stdout)
 		return nil
-	case "plugin":
-		return pluginCmd(ctx, rest, os.Getenv, stdout, stderr)
+	case "tenants", "keys", "envs", "credentials", "catalog", "promote", "checklist",
+		"plugin", "payments", "fulfilments", "test-transactions":
+		// The API client verbs (internal/cli, docs/cli.md).
+		return cli.Run(ctx, args, os.Getenv, stdout, stderr)
 	case "sim":
 		return simCmd(ctx, rest, os.Getenv, stdout, stderr)
 	case "serve", "migrate", "dev":

@@ -1,0 +1,159 @@
+package cli
+
+import (
+	"context"
+	"time"
+
+	"github.com/partnerhub/partnerhub/client"
+)
+
+func keysCommand() *Command {
+	return &Command{Name: "keys", Summary: "list, create and revoke API keys (operator keys, or a tenant's with --tenant)",
+		Usage: `Usage: partnerhub keys COMMAND [--tenant CODE]
+
+Without --tenant the commands act on operator keys (they see every tenant);
+with --tenant CODE on that tenant's keys. A key is named by its prefix
+(phk_<prefix>_...); partnerhub keeps only its hash.`,
+		Sub: []*Command{
+			{Name: "list", Summary: "list keys, revoked ones included", Run: keysList, Usage: `Usage: partnerhub keys list [--tenant CODE]`},
+			{Name: "create", Summary: "create a key and print it ONCE", Run: keysCreate, Usage: `Usage: partnerhub keys create --name NAME [--tenant CODE [--role admin|viewer]]
+
+Creates a key and prints it once: this is the only time the key is shown
+(partnerhub keeps only its hash), so store it now, e.g. in your secret
+manager. With --output json it is the "key" field. Tenant keys are admin
+(read and write) or viewer (read only; default admin); operator keys are admin.`},
+			{Name: "revoke", Summary: "revoke a key by its prefix", Run: keysRevoke, Usage: `Usage: partnerhub keys revoke PREFIX [--tenant CODE]
+
+Revokes the key at once; revoking a revoked key is not an error.`},
+		}}
+}
+
+var keyHeaders = []string{"PREFIX", "NAME", "SCOPE", "TENANT", "ROLE", "CREATED", "LAST USED", "REVOKED"}
+
+func keyRow(k client.APIKey) []string {
+	return []string{k.Prefix, k.Name, string(k.Scope), orDash(k.PartnerCode), string(k.Role),
+		k.CreatedAt.UTC().Format(time.RFC3339), timeOrDash(k.LastUsedAt), timeOrDash(k.RevokedAt)}
+}
+
+func timeOrDash(t *time.Time) string {
+	if t == nil {
+		return "-"
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
+func keysList(ctx context.Context, e *Env, args []string) error {
+	fs := newFlags("keys list")
+	tenant := fs.String("tenant", "", "tenant code")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := positional(pos); err != nil {
+		return err
+	}
+	all := []client.APIKey{}
+	var cursor *string
+	for {
+		var page *client.APIKeyList
+		if *tenant == "" {
+			r, err := e.Client.ListOperatorApiKeysWithResponse(ctx, &client.ListOperatorApiKeysParams{Limit: ptr(pageSize), Cursor: cursor})
+			if err := call("list operator keys", "", err, statusOf(r), bodyOf(r)); err != nil {
+				return err
+			}
+			page = r.JSON200
+		} else {
+			r, err := e.Client.ListApiKeysWithResponse(ctx, *tenant, &client.ListApiKeysParams{Limit: ptr(pageSize), Cursor: cursor})
+			if err := call("list keys of "+*tenant, "", err, statusOf(r), bodyOf(r)); err != nil {
+				return err
+			}
+			page = r.JSON200
+		}
+		if page.Items != nil {
+			all = append(all, *page.Items...)
+		}
+		if page.NextCursor == nil {
+			break
+		}
+		cursor = page.NextCursor
+	}
+	rows := make([][]string, 0, len(all))
+	for _, k := range all {
+		rows = append(rows, keyRow(k))
+	}
+	return e.Render(all, keyHeaders, rows)
+}
+
+func keysCreate(ctx context.Context, e *Env, args []string) error {
+	fs := newFlags("keys create")
+	tenant := fs.String("tenant", "", "tenant code")
+	name := fs.String("name", "", "what the key is for")
+	role := fs.String("role", "admin", "admin or viewer (tenant keys)")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := positional(pos); err != nil {
+		return err
+	}
+	if *name == "" {
+		return usageErrorf("--name is required")
+	}
+	if *role != "admin" && *role != "viewer" {
+		return usageErrorf("--role must be admin or viewer")
+	}
+	var k *client.CreatedAPIKey
+	if *tenant == "" {
+		if setFlags(fs)["role"] && *role != "admin" {
+			return usageErrorf("operator keys are admin: --role applies to tenant keys")
+		}
+		r, err := e.Client.CreateOperatorApiKeyWithResponse(ctx, client.CreateOperatorApiKeyJSONRequestBody{Name: *name})
+		if err := call("create operator key", "partnerhub keys list", err, statusOf(r), bodyOf(r)); err != nil {
+			return err
+		}
+		k = r.JSON201
+	} else {
+		r, err := e.Client.CreateApiKeyWithResponse(ctx, *tenant, client.CreateApiKeyJSONRequestBody{Name: *name, Role: client.CreateTenantKeyInputBodyRole(*role)})
+		if err := call("create key for "+*tenant, "partnerhub keys list --tenant "+*tenant, err, statusOf(r), bodyOf(r)); err != nil {
+			return err
+		}
+		k = r.JSON201
+	}
+	if e.JSON {
+		return writeJSON(e.Out, k)
+	}
+	row := keyRow(client.APIKey{Prefix: k.Prefix, Name: k.Name, Scope: client.APIKeyScope(k.Scope), PartnerCode: k.PartnerCode,
+		Role: client.APIKeyRole(k.Role), CreatedAt: k.CreatedAt, LastUsedAt: k.LastUsedAt, RevokedAt: k.RevokedAt})
+	if err := writeTable(e.Out, keyHeaders, [][]string{row}); err != nil {
+		return err
+	}
+	e.Printf("\nAPI key (shown once, store it now):\n%s\n", k.Key)
+	return nil
+}
+
+func keysRevoke(ctx context.Context, e *Env, args []string) error {
+	fs := newFlags("keys revoke")
+	tenant := fs.String("tenant", "", "tenant code")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := positional(pos, "PREFIX"); err != nil {
+		return err
+	}
+	var k *client.APIKey
+	if *tenant == "" {
+		r, err := e.Client.RevokeOperatorApiKeyWithResponse(ctx, pos[0])
+		if err := call("revoke operator key "+pos[0], "partnerhub keys list", err, statusOf(r), bodyOf(r)); err != nil {
+			return err
+		}
+		k = r.JSON200
+	} else {
+		r, err := e.Client.RevokeApiKeyWithResponse(ctx, *tenant, pos[0])
+		if err := call("revoke key "+pos[0], "partnerhub keys list --tenant "+*tenant, err, statusOf(r), bodyOf(r)); err != nil {
+			return err
+		}
+		k = r.JSON200
+	}
+	return e.Render(k, keyHeaders, [][]string{keyRow(*k)})
+}
