@@ -14,6 +14,7 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+	"go.opentelemetry.io/otel/metric"
 
 	"github.com/partnerhub/partnerhub/payment"
 	"github.com/partnerhub/partnerhub/plugins"
@@ -61,6 +62,9 @@ type Deps struct {
 	// TestTransactions runs staging test transactions; without it they
 	// answer 503.
 	TestTransactions *stagingtest.Service
+	// MeterProvider receives the Pay1st-facing endpoints' metrics
+	// (metrics.go); none when nil.
+	MeterProvider metric.MeterProvider
 }
 
 // New returns the whole HTTP handler, traced with OpenTelemetry server spans.
@@ -135,7 +139,9 @@ func newAPI(mux *http.ServeMux, deps Deps) huma.API {
 		maxBody: deps.MaxBodyBytes, window: deps.SignatureWindow, now: deps.Now,
 		plugins: registry, host: deps.PluginHost, userInfoTimeout: deps.UserInfoTimeout,
 		limiter: newRateLimiter(deps.RateLimitPerTenant, deps.RateLimitBurst, deps.Now),
+		metrics: newWebhookMetrics(deps.MeterProvider),
 	}).Register(api, mux)
+	addSchemaExamples(api.OpenAPI()) // last: every schema is registered (examples.go)
 	return api
 }
 

@@ -28,7 +28,7 @@ type AuditActor struct {
 // AuditEntry is one management write.
 type AuditEntry struct {
 	ID          int64          `json:"id" example:"731" doc:"Increases with time."`
-	At          time.Time      `json:"at"`
+	At          time.Time      `json:"at" doc:"When the change was committed."`
 	Actor       AuditActor     `json:"actor"`
 	PartnerCode string         `json:"partnerCode,omitempty" example:"acme-games" doc:"The tenant concerned; absent for changes that concern none (operator keys)."`
 	Action      string         `json:"action" example:"tenant.suspend" doc:"<resource>.<verb>, e.g. tenant.create, tenant.update, tenant.suspend, api_key.create, api_key.revoke."`
@@ -61,7 +61,7 @@ type ListAuditInput struct {
 
 // ListTenantAuditInput pages list-tenant-audit-log.
 type ListTenantAuditInput struct {
-	PartnerCode string `path:"partnerCode" maxLength:"64" example:"acme-games"`
+	PartnerCode string `path:"partnerCode" maxLength:"64" example:"acme-games" doc:"The tenant's Pay1st partnerCode."`
 	PageParams
 }
 

@@ -25,7 +25,7 @@ type CatalogHandler struct {
 
 // CatalogPath names one tenant environment's catalog.
 type CatalogPath struct {
-	PartnerCode string `path:"partnerCode" maxLength:"64" example:"acme-games"`
+	PartnerCode string `path:"partnerCode" maxLength:"64" example:"acme-games" doc:"The tenant's Pay1st partnerCode."`
 	Env         string `path:"env" example:"staging" doc:"staging or production, each with its own catalog; any other name is not found."`
 }
 
@@ -36,7 +36,7 @@ func (p CatalogPath) base() string {
 // ProductBody is a product's writable fields.
 type ProductBody struct {
 	Name             string   `json:"name" minLength:"1" maxLength:"200" example:"Gold coins" doc:"Shown to players in the Carry1st Shop."`
-	Description      string   `json:"description,omitempty" maxLength:"2000" example:"The in-game currency of Acme Quest."`
+	Description      string   `json:"description,omitempty" maxLength:"2000" example:"The in-game currency of Acme Quest." doc:"Optional longer text about the product."`
 	ImageURL         string   `json:"imageUrl,omitempty" maxLength:"2048" example:"https://cdn.acme-games.com/gold.png" doc:"Absolute https URL of the product's image (http is accepted in staging). Omit until there is one."`
 	Countries        []string `json:"countries" nullable:"false" minItems:"1" maxItems:"250" example:"[\"ZA\",\"NG\",\"KE\"]" doc:"ISO 3166-1 alpha-2 codes, upper case, of the countries the product is enabled in; each once. Bundles may be priced only in these."`
 	FulfilmentMethod string   `json:"fulfilmentMethod" enum:"plugin,manual" example:"plugin" doc:"plugin: players are credited through the environment's active fulfilment plugin. manual: the studio fulfils by itself."`
@@ -49,11 +49,11 @@ func (b ProductBody) params() tenant.ProductParams {
 
 // Product is a product as the API shows it.
 type Product struct {
-	ID          int64  `json:"id" example:"12"`
-	Environment string `json:"environment" enum:"staging,production" example:"staging"`
+	ID          int64  `json:"id" example:"12" doc:"The product's id, unique across environments."`
+	Environment string `json:"environment" enum:"staging,production" example:"staging" doc:"The environment whose catalog holds it."`
 	ProductBody
-	CreatedAt time.Time `json:"createdAt"`
-	UpdatedAt time.Time `json:"updatedAt"`
+	CreatedAt time.Time `json:"createdAt" doc:"When it was created."`
+	UpdatedAt time.Time `json:"updatedAt" doc:"When it last changed."`
 }
 
 func productOut(p tenant.Product) Product {
@@ -68,8 +68,8 @@ func productOut(p tenant.Product) Product {
 
 // DigitalCurrency is what a bundle credits, as Pay1st's Summary Webhook names it.
 type DigitalCurrency struct {
-	Name string `json:"name" minLength:"1" maxLength:"100" example:"Credits"`
-	Code string `json:"code" pattern:"^[A-Za-z0-9._-]{1,32}$" example:"CRE"`
+	Name string `json:"name" minLength:"1" maxLength:"100" example:"Credits" doc:"The currency's display name."`
+	Code string `json:"code" pattern:"^[A-Za-z0-9._-]{1,32}$" example:"CRE" doc:"The currency's code in the game."`
 }
 
 // Price is a bundle's price in one country and currency.
@@ -83,7 +83,7 @@ type Price struct {
 type BundleBody struct {
 	ProductID             int64           `json:"productId" minimum:"1" example:"12" doc:"The product, in the same environment."`
 	SKU                   string          `json:"sku" pattern:"^[A-Za-z0-9._-]{1,64}$" example:"gold-100" doc:"The studio's SKU, Pay1st's productBundleExternalId: unique in the environment."`
-	Name                  string          `json:"name" minLength:"1" maxLength:"200" example:"100 Gold coins"`
+	Name                  string          `json:"name" minLength:"1" maxLength:"200" example:"100 Gold coins" doc:"Shown to players in the Carry1st Shop."`
 	Quantity              string          `json:"quantity" pattern:"^(0|[1-9][0-9]{0,14})(\\.[0-9]{1,8})?$" example:"100" doc:"How much digital currency the bundle gives (Pay1st's tokensPurchased): an exact decimal as a JSON string, greater than 0."`
 	DigitalCurrency       DigitalCurrency `json:"digitalCurrency"`
 	Pay1stProductBundleID int64           `json:"pay1stProductBundleId,omitempty" minimum:"1" example:"4711" doc:"Pay1st's productBundleId for this bundle, once it exists in the Pay1st Console; unique in the environment. The Summary Webhook names the bundle by it."`
@@ -111,11 +111,11 @@ func (b BundleBody) params() (tenant.BundleParams, error) {
 
 // Bundle is a bundle as the API shows it.
 type Bundle struct {
-	ID          int64  `json:"id" example:"31"`
-	Environment string `json:"environment" enum:"staging,production" example:"staging"`
+	ID          int64  `json:"id" example:"31" doc:"The bundle's id, unique across environments."`
+	Environment string `json:"environment" enum:"staging,production" example:"staging" doc:"The environment whose catalog holds it."`
 	BundleBody
-	CreatedAt time.Time `json:"createdAt"`
-	UpdatedAt time.Time `json:"updatedAt"`
+	CreatedAt time.Time `json:"createdAt" doc:"When it was created."`
+	UpdatedAt time.Time `json:"updatedAt" doc:"When it last changed."`
 }
 
 func bundleOut(b tenant.Bundle) Bundle {
@@ -139,7 +139,7 @@ type CreateProductInput struct {
 // ProductIDInput names one product.
 type ProductIDInput struct {
 	CatalogPath
-	ProductID int64 `path:"productId" minimum:"1" example:"12"`
+	ProductID int64 `path:"productId" minimum:"1" example:"12" doc:"The product's id, as returned when it was created."`
 }
 
 // UpdateProductInput is update-product's.
@@ -186,7 +186,7 @@ type CreateBundleInput struct {
 // BundleIDInput names one bundle.
 type BundleIDInput struct {
 	CatalogPath
-	BundleID int64 `path:"bundleId" minimum:"1" example:"31"`
+	BundleID int64 `path:"bundleId" minimum:"1" example:"31" doc:"The bundle's id, as returned when it was created."`
 }
 
 // UpdateBundleInput is update-bundle's.

@@ -25,14 +25,14 @@ type DeliveryHandler struct {
 
 // Delivery is one recorded request.
 type Delivery struct {
-	ID            int64             `json:"id" example:"1207"`
+	ID            int64             `json:"id" example:"1207" doc:"The delivery's id: get-delivery takes it."`
 	SessionID     string            `json:"sessionId" example:"c5a552942a9100b99686117d" doc:"The sessionId partnerhub answered with."`
-	ReceivedAt    time.Time         `json:"receivedAt"`
+	ReceivedAt    time.Time         `json:"receivedAt" doc:"When the request arrived."`
 	PartnerCode   string            `json:"partnerCode" example:"acme-games" doc:"As received in the path (it may name no tenant)."`
 	Env           string            `json:"env" example:"staging" doc:"As received in the path."`
-	Kind          string            `json:"kind" enum:"payment_event,summary,user_info,return,reconcile"`
-	RemoteAddr    string            `json:"remoteAddr" example:"203.0.113.9:41230"`
-	Verdict       string            `json:"verdict" enum:"accepted,duplicate,rejected"`
+	Kind          string            `json:"kind" enum:"payment_event,summary,user_info,return,reconcile" doc:"Which endpoint received it (reconcile: Pay1st's answer to a reconciliation query)."`
+	RemoteAddr    string            `json:"remoteAddr" example:"203.0.113.9:41230" doc:"The TCP peer address (the one the IP allow-list checks)."`
+	Verdict       string            `json:"verdict" enum:"accepted,duplicate,rejected" doc:"accepted: recorded and acted on; duplicate: already recorded, nothing changed; rejected: refused (reason says why)."`
 	Reason        string            `json:"reason,omitempty" example:"signature does not match" doc:"Why it was rejected, or marked duplicate."`
 	StatusCode    int               `json:"statusCode" example:"401" doc:"The HTTP status partnerhub answered."`
 	Reference     string            `json:"reference,omitempty" example:"C-1795274958-P" doc:"The payment reference, once the body was read."`
@@ -63,10 +63,10 @@ func deliveryOut(d payment.Delivery, withBody bool) Delivery {
 // DeliverySearch are the filters of the delivery lists.
 type DeliverySearch struct {
 	Kind      string    `query:"kind" enum:"payment_event,summary,user_info,return,reconcile" doc:"Only this endpoint's deliveries (reconcile: Pay1st's answers to reconciliation's queries)."`
-	Verdict   string    `query:"verdict" enum:"accepted,duplicate,rejected"`
-	Reference string    `query:"reference" maxLength:"512" doc:"Only deliveries about this payment reference."`
-	From      time.Time `query:"from" doc:"Received at or after (RFC 3339)."`
-	To        time.Time `query:"to" doc:"Received before (RFC 3339)."`
+	Verdict   string    `query:"verdict" enum:"accepted,duplicate,rejected" doc:"Only deliveries with this verdict."`
+	Reference string    `query:"reference" maxLength:"512" example:"C-1795274958-P" doc:"Only deliveries about this payment reference."`
+	From      time.Time `query:"from" example:"2026-03-01T00:00:00Z" doc:"Received at or after (RFC 3339)."`
+	To        time.Time `query:"to" example:"2026-04-01T00:00:00Z" doc:"Received before (RFC 3339)."`
 	PageParams
 }
 
@@ -88,21 +88,21 @@ func (s DeliverySearch) query() url.Values {
 
 // ListDeliveriesInput searches one tenant environment's deliveries.
 type ListDeliveriesInput struct {
-	PartnerCode string `path:"partnerCode" maxLength:"64" example:"acme-games"`
-	Env         string `path:"env" example:"staging"`
+	PartnerCode string `path:"partnerCode" maxLength:"64" example:"acme-games" doc:"The tenant's Pay1st partnerCode."`
+	Env         string `path:"env" example:"staging" doc:"The environment: staging or production."`
 	DeliverySearch
 }
 
 // ListAllDeliveriesInput searches every delivery (operators).
 type ListAllDeliveriesInput struct {
-	PartnerCode string `query:"partnerCode" maxLength:"100" doc:"As received in the path: finds calls for codes no tenant has."`
-	Env         string `query:"env" maxLength:"20"`
+	PartnerCode string `query:"partnerCode" maxLength:"100" example:"acme-games" doc:"As received in the path: finds calls for codes no tenant has."`
+	Env         string `query:"env" maxLength:"20" example:"production" doc:"Only deliveries to this environment (staging or production)."`
 	DeliverySearch
 }
 
 // DeliveryList is a page of deliveries, newest first.
 type DeliveryList struct {
-	Items      []Delivery `json:"items"`
+	Items      []Delivery `json:"items" doc:"Deliveries, newest first."`
 	NextCursor string     `json:"nextCursor,omitempty" doc:"Pass as cursor for the next (older) page; absent on the last page."`
 }
 
@@ -114,9 +114,9 @@ type DeliveryListOutput struct {
 
 // GetDeliveryInput names one delivery.
 type GetDeliveryInput struct {
-	PartnerCode string `path:"partnerCode" maxLength:"64" example:"acme-games"`
-	Env         string `path:"env" example:"staging"`
-	DeliveryID  int64  `path:"deliveryId" minimum:"1" example:"1207"`
+	PartnerCode string `path:"partnerCode" maxLength:"64" example:"acme-games" doc:"The tenant's Pay1st partnerCode."`
+	Env         string `path:"env" example:"staging" doc:"The environment: staging or production."`
+	DeliveryID  int64  `path:"deliveryId" minimum:"1" example:"1207" doc:"The delivery's id, from a delivery list or the sessionId a webhook answer carried."`
 }
 
 // DeliveryOutput is one delivery with its body.

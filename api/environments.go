@@ -35,7 +35,7 @@ const maxCredentialsBody = 16 << 10
 // Environment is a tenant environment as the API shows it. Credentials are
 // write-only: only whether each is set, and when it last changed.
 type Environment struct {
-	Name     string `json:"name" enum:"staging,production" example:"staging"`
+	Name     string `json:"name" enum:"staging,production" example:"staging" doc:"The environment."`
 	AuthMode string `json:"authMode" enum:"signature,token,none" example:"signature" doc:"How Payment Webhook Events are authenticated: signature (X-SIGNATURE and X-TIMESTAMP with the Signing Key), token (?token= in the Webhook URL) or none (staging only)."`
 	// Always a list ([] when any address may call), never null.
 	IPAllowList        []string               `json:"ipAllowList" nullable:"false" doc:"CIDRs payment events may come from, checked against the TCP peer address; empty means any."`
@@ -45,25 +45,25 @@ type Environment struct {
 	CallbackCancelURL  string                 `json:"callbackCancelUrl,omitempty" example:"https://game.example.com/pay/cancel" doc:"Where customers go after a cancelled payment."`
 	ActivePluginID     int64                  `json:"activePluginId,omitempty" example:"7" doc:"The fulfilment plugin in use; absent when none. Set through plugin management."`
 	Credentials        EnvironmentCredentials `json:"credentials"`
-	UpdatedAt          time.Time              `json:"updatedAt"`
+	UpdatedAt          time.Time              `json:"updatedAt" doc:"When its settings last changed."`
 }
 
 // EnvironmentCredentials says which Pay1st credentials an environment has,
 // and when each last changed; never their values.
 type EnvironmentCredentials struct {
 	APIKeySet                      bool       `json:"apiKeySet" doc:"Whether the Pay1st API Key is set."`
-	APIKeyUpdatedAt                *time.Time `json:"apiKeyUpdatedAt,omitempty"`
+	APIKeyUpdatedAt                *time.Time `json:"apiKeyUpdatedAt,omitempty" doc:"When the API Key last changed; absent when not set."`
 	APISecretSet                   bool       `json:"apiSecretSet" doc:"Whether the Pay1st API Secret is set."`
-	APISecretUpdatedAt             *time.Time `json:"apiSecretUpdatedAt,omitempty"`
+	APISecretUpdatedAt             *time.Time `json:"apiSecretUpdatedAt,omitempty" doc:"When the API Secret last changed; absent when not set."`
 	SigningKeySet                  bool       `json:"signingKeySet" doc:"Whether the Signing Key is set; without it, signature mode refuses every event."`
-	SigningKeyUpdatedAt            *time.Time `json:"signingKeyUpdatedAt,omitempty"`
+	SigningKeyUpdatedAt            *time.Time `json:"signingKeyUpdatedAt,omitempty" doc:"When the Signing Key last changed (set or rotated); absent when not set."`
 	PreviousSigningKeyValidUntil   *time.Time `json:"previousSigningKeyValidUntil,omitempty" doc:"Until when the replaced Signing Key still verifies (rotation grace period); absent when none does."`
 	BasicAuthUsernameSet           bool       `json:"basicAuthUsernameSet" doc:"Whether the Basic Auth username (Summary webhook signature, User Info webhook) is set."`
-	BasicAuthUsernameUpdatedAt     *time.Time `json:"basicAuthUsernameUpdatedAt,omitempty"`
+	BasicAuthUsernameUpdatedAt     *time.Time `json:"basicAuthUsernameUpdatedAt,omitempty" doc:"When the Basic Auth username last changed; absent when not set."`
 	BasicAuthPasswordSet           bool       `json:"basicAuthPasswordSet" doc:"Whether the Basic Auth password is set."`
-	BasicAuthPasswordUpdatedAt     *time.Time `json:"basicAuthPasswordUpdatedAt,omitempty"`
+	BasicAuthPasswordUpdatedAt     *time.Time `json:"basicAuthPasswordUpdatedAt,omitempty" doc:"When the Basic Auth password last changed; absent when not set."`
 	WebhookTokenSet                bool       `json:"webhookTokenSet" doc:"Whether a webhook token exists (token mode only)."`
-	WebhookTokenUpdatedAt          *time.Time `json:"webhookTokenUpdatedAt,omitempty"`
+	WebhookTokenUpdatedAt          *time.Time `json:"webhookTokenUpdatedAt,omitempty" doc:"When the webhook token last changed (set or rotated); absent when none exists."`
 	PreviousWebhookTokenValidUntil *time.Time `json:"previousWebhookTokenValidUntil,omitempty" doc:"Until when the replaced webhook token still verifies; absent when none does."`
 }
 
@@ -102,13 +102,13 @@ func environmentOut(e tenant.EnvSettings) Environment {
 
 // EnvironmentPath names a tenant environment.
 type EnvironmentPath struct {
-	PartnerCode string `path:"partnerCode" maxLength:"64" example:"acme-games"`
+	PartnerCode string `path:"partnerCode" maxLength:"64" example:"acme-games" doc:"The tenant's Pay1st partnerCode."`
 	Env         string `path:"env" example:"staging" doc:"staging or production; any other name is not found."`
 }
 
 // ListEnvironmentsInput names a tenant.
 type ListEnvironmentsInput struct {
-	PartnerCode string `path:"partnerCode" maxLength:"64" example:"acme-games"`
+	PartnerCode string `path:"partnerCode" maxLength:"64" example:"acme-games" doc:"The tenant's Pay1st partnerCode."`
 }
 
 // EnvironmentList is both environments of a tenant.
@@ -201,15 +201,15 @@ type RotatedWebhookTokenOutput struct {
 type IntegrationURL struct {
 	Key         string `json:"key" enum:"webhookUrl,callbackSuccessUrl,callbackFailureUrl,callbackPendingUrl,callbackCancelUrl,summaryWebhookUrl,userInfoWebhookUrl" example:"webhookUrl" doc:"Stable identifier of the entry."`
 	Name        string `json:"name" example:"Webhook URL" doc:"The field's name in the Pay1st Console."`
-	Description string `json:"description"`
+	Description string `json:"description" example:"Where Pay1st sends Payment Webhook Events." doc:"What the field is for."`
 	URL         string `json:"url" example:"https://hub.example.com/pay1st/staging/acme-games/payment-events" doc:"The value to paste. In token mode the Webhook URL carries the placeholder <your webhook token>, never the token."`
 }
 
 // IntegrationURLs is what the studio pastes into the Pay1st Console for one
 // environment.
 type IntegrationURLs struct {
-	Environment string           `json:"environment" enum:"staging,production" example:"staging"`
-	AuthMode    string           `json:"authMode" enum:"signature,token,none" example:"signature"`
+	Environment string           `json:"environment" enum:"staging,production" example:"staging" doc:"The environment these URLs belong to."`
+	AuthMode    string           `json:"authMode" enum:"signature,token,none" example:"signature" doc:"The environment's auth mode, which decides the Webhook URL's form."`
 	URLs        []IntegrationURL `json:"urls" doc:"The Pay1st Console's webhook and callback fields, in its order, then the Shop's Summary and User Info webhooks."`
 }
 

@@ -27,17 +27,17 @@ type FulfilmentHandler struct {
 // Fulfilment is one fulfilment record.
 type Fulfilment struct {
 	ID              int64      `json:"id" example:"4411" doc:"The record's id: retry-fulfilment takes it."`
-	Environment     string     `json:"environment" enum:"staging,production"`
+	Environment     string     `json:"environment" enum:"staging,production" doc:"The payment's environment."`
 	Kind            string     `json:"kind" enum:"fulfil,reverse" doc:"fulfil credits the purchase; reverse takes it back after a refund or chargeback."`
 	State           string     `json:"state" enum:"pending,succeeded,failed" doc:"failed: rejected by the plugin, out of attempts, or its job ended without an outcome (lastError says so); retry-fulfilment queues it again."`
 	Reference       string     `json:"reference" example:"C-1795274958-P" doc:"The payment's Pay1st reference."`
 	PaymentStatus   string     `json:"paymentStatus" example:"SUCCESSFUL" doc:"The payment's current status."`
 	Attempts        int        `json:"attempts" example:"3" doc:"Plugin calls made, over every retry: retries keep the history."`
-	LastError       string     `json:"lastError,omitempty" example:"rejected by plugin: player banned"`
-	ResultReference string     `json:"resultReference,omitempty" example:"game-tx-91"`
-	SucceededAt     *time.Time `json:"succeededAt,omitempty"`
-	CreatedAt       time.Time  `json:"createdAt"`
-	UpdatedAt       time.Time  `json:"updatedAt"`
+	LastError       string     `json:"lastError,omitempty" example:"rejected by plugin: player banned" doc:"Why the last attempt failed; plugin settings are redacted."`
+	ResultReference string     `json:"resultReference,omitempty" example:"game-tx-91" doc:"The game's reference for the credit, as the plugin returned it."`
+	SucceededAt     *time.Time `json:"succeededAt,omitempty" doc:"When the plugin succeeded; absent until then."`
+	CreatedAt       time.Time  `json:"createdAt" doc:"When the record was created (the payment became SUCCESSFUL, or was refunded)."`
+	UpdatedAt       time.Time  `json:"updatedAt" doc:"When the record last changed."`
 }
 
 func fulfilmentOut(f payment.FulfilmentRecord) Fulfilment {
@@ -48,7 +48,7 @@ func fulfilmentOut(f payment.FulfilmentRecord) Fulfilment {
 
 // FulfilmentsPath names a tenant.
 type FulfilmentsPath struct {
-	PartnerCode string `path:"partnerCode" maxLength:"64" example:"acme-games"`
+	PartnerCode string `path:"partnerCode" maxLength:"64" example:"acme-games" doc:"The tenant's Pay1st partnerCode."`
 }
 
 // ListFulfilmentsInput filters list-fulfilments.
@@ -75,7 +75,7 @@ type ListFulfilmentsOutput struct {
 // RetryFulfilmentInput names one failed fulfilment record.
 type RetryFulfilmentInput struct {
 	FulfilmentsPath
-	FulfilmentID int64 `path:"fulfilmentId" minimum:"1" example:"4411"`
+	FulfilmentID int64 `path:"fulfilmentId" minimum:"1" example:"4411" doc:"The fulfilment record's id, from the fulfilment list."`
 }
 
 // RetryFulfilmentOutput is the record, pending again.
@@ -96,8 +96,8 @@ type RetryFulfilmentsInput struct {
 
 // RetrySkipped is a record a bulk retry left alone.
 type RetrySkipped struct {
-	ID     int64  `json:"id" example:"4412"`
-	Reason string `json:"reason" example:"it is pending, not failed"`
+	ID     int64  `json:"id" example:"4412" doc:"The fulfilment record left alone."`
+	Reason string `json:"reason" example:"it is pending, not failed" doc:"Why it was not retried."`
 }
 
 // RetryFulfilmentsOutput is what a bulk retry did.

@@ -22,11 +22,11 @@ type KeyHandler struct {
 // APIKey is a key's metadata, never its secret.
 type APIKey struct {
 	Prefix      string     `json:"prefix" example:"k3jq7x2m" doc:"The key's public prefix (phk_<prefix>_...); names it in the API."`
-	Name        string     `json:"name" example:"CI deploys"`
+	Name        string     `json:"name" example:"CI deploys" doc:"A label for people: what the key is for."`
 	Scope       string     `json:"scope" enum:"operator,tenant" example:"tenant" doc:"operator keys see every tenant; tenant keys one."`
 	PartnerCode string     `json:"partnerCode,omitempty" example:"acme-games" doc:"The tenant of a tenant key."`
 	Role        string     `json:"role" enum:"admin,viewer" example:"admin" doc:"viewer keys read, admin keys also write. Operator keys are admin."`
-	CreatedAt   time.Time  `json:"createdAt"`
+	CreatedAt   time.Time  `json:"createdAt" doc:"When the key was created."`
 	LastUsedAt  *time.Time `json:"lastUsedAt,omitempty" doc:"When the key last authenticated a request, to the minute; absent if never."`
 	RevokedAt   *time.Time `json:"revokedAt,omitempty" doc:"When the key was revoked; absent while it works."`
 }
@@ -73,7 +73,7 @@ type CreateOperatorKeyInput struct {
 
 // CreateTenantKeyInput is create-api-key's.
 type CreateTenantKeyInput struct {
-	PartnerCode string `path:"partnerCode" maxLength:"64" example:"acme-games"`
+	PartnerCode string `path:"partnerCode" maxLength:"64" example:"acme-games" doc:"The tenant's Pay1st partnerCode."`
 	Body        struct {
 		Name string `json:"name" minLength:"1" maxLength:"100" example:"CI deploys" doc:"What the key is for; shown in lists and the audit log."`
 		Role string `json:"role" enum:"admin,viewer" example:"viewer" doc:"admin writes and reads the tenant's resources; viewer only reads."`
@@ -87,7 +87,7 @@ type ListOperatorKeysInput struct {
 
 // ListTenantKeysInput pages list-api-keys.
 type ListTenantKeysInput struct {
-	PartnerCode string `path:"partnerCode" maxLength:"64" example:"acme-games"`
+	PartnerCode string `path:"partnerCode" maxLength:"64" example:"acme-games" doc:"The tenant's Pay1st partnerCode."`
 	PageParams
 }
 
@@ -98,7 +98,7 @@ type RevokeOperatorKeyInput struct {
 
 // RevokeTenantKeyInput names a tenant's key.
 type RevokeTenantKeyInput struct {
-	PartnerCode string `path:"partnerCode" maxLength:"64" example:"acme-games"`
+	PartnerCode string `path:"partnerCode" maxLength:"64" example:"acme-games" doc:"The tenant's Pay1st partnerCode."`
 	Prefix      string `path:"prefix" pattern:"^[a-z2-7]{8}$" example:"k3jq7x2m" doc:"The key's prefix."`
 }
 

@@ -21,23 +21,23 @@ type OnboardingHandler struct {
 // ChecklistStep is one step of the onboarding checklist.
 type ChecklistStep struct {
 	Key            string     `json:"key" example:"catalog" doc:"Stable identifier of the step."`
-	Task           string     `json:"task" doc:"What the step asks for, from Pay1st's Shop integration checklist."`
+	Task           string     `json:"task" example:"Create the products and bundles in the Pay1st Console" doc:"What the step asks for, from Pay1st's Shop integration checklist."`
 	EstimatedDays  string     `json:"estimatedDays" example:"0.5" doc:"Pay1st's estimate, in days (decimal)."`
-	Responsibility string     `json:"responsibility" example:"Pay1st Partner"`
-	Status         string     `json:"status" enum:"todo,in_progress,done"`
+	Responsibility string     `json:"responsibility" example:"Pay1st Partner" doc:"Who does the step, in Pay1st's checklist."`
+	Status         string     `json:"status" enum:"todo,in_progress,done" doc:"Where the step stands."`
 	Automatic      bool       `json:"automatic" doc:"True when partnerhub saw the step done by itself."`
 	Observed       string     `json:"observed,omitempty" doc:"How partnerhub sees this step done; absent for steps only a person can mark."`
-	Note           string     `json:"note,omitempty"`
+	Note           string     `json:"note,omitempty" doc:"A person's note on the step; absent when none."`
 	UpdatedAt      *time.Time `json:"updatedAt,omitempty" doc:"When a person last set the step."`
 }
 
 // Checklist is a tenant's onboarding progress.
 type Checklist struct {
-	PartnerCode       string          `json:"partnerCode" example:"acme-games"`
-	Done              int             `json:"done" example:"3"`
-	Total             int             `json:"total" example:"9"`
+	PartnerCode       string          `json:"partnerCode" example:"acme-games" doc:"The tenant."`
+	Done              int             `json:"done" example:"3" doc:"Steps done."`
+	Total             int             `json:"total" example:"9" doc:"Steps in all."`
 	EstimatedDaysLeft string          `json:"estimatedDaysLeft" example:"7.5" doc:"Sum of the estimates of the steps not done."`
-	Steps             []ChecklistStep `json:"steps"`
+	Steps             []ChecklistStep `json:"steps" doc:"Every step, in the checklist's order."`
 }
 
 func checklistOut(c tenant.Checklist) Checklist {
@@ -53,7 +53,7 @@ func checklistOut(c tenant.Checklist) Checklist {
 
 // ChecklistInput names a tenant.
 type ChecklistInput struct {
-	PartnerCode string `path:"partnerCode" maxLength:"64" example:"acme-games"`
+	PartnerCode string `path:"partnerCode" maxLength:"64" example:"acme-games" doc:"The tenant's Pay1st partnerCode."`
 }
 
 // ChecklistOutput is a tenant's checklist.
@@ -63,11 +63,11 @@ type ChecklistOutput struct {
 
 // SetChecklistStepInput sets a step by hand.
 type SetChecklistStepInput struct {
-	PartnerCode string `path:"partnerCode" maxLength:"64" example:"acme-games"`
-	Step        string `path:"step" maxLength:"64" example:"creatives"`
+	PartnerCode string `path:"partnerCode" maxLength:"64" example:"acme-games" doc:"The tenant's Pay1st partnerCode."`
+	Step        string `path:"step" maxLength:"64" example:"creatives" doc:"The checklist step's name, as listed by get-checklist."`
 	Body        struct {
 		Status string `json:"status" enum:"todo,in_progress,done" doc:"A step partnerhub observes done stays done whatever is set here."`
-		Note   string `json:"note,omitempty" maxLength:"1000"`
+		Note   string `json:"note,omitempty" maxLength:"1000" doc:"A note for the people following onboarding; empty clears it."`
 	}
 }
 
@@ -78,7 +78,7 @@ type ListChecklistsInput struct {
 
 // ChecklistList is a page of tenants' progress.
 type ChecklistList struct {
-	Items      []Checklist `json:"items"`
+	Items      []Checklist `json:"items" doc:"One checklist per tenant, in partnerCode order."`
 	NextCursor string      `json:"nextCursor,omitempty" doc:"Pass as cursor for the next page; absent on the last page."`
 }
 
@@ -90,7 +90,7 @@ type ChecklistListOutput struct {
 
 // PromotionInput asks for a promotion of staging to production.
 type PromotionInput struct {
-	PartnerCode string `path:"partnerCode" maxLength:"64" example:"acme-games"`
+	PartnerCode string `path:"partnerCode" maxLength:"64" example:"acme-games" doc:"The tenant's Pay1st partnerCode."`
 	Body        struct {
 		DryRun bool `json:"dryRun,omitempty" doc:"Only compute the changes; write nothing. Default false."`
 	}
@@ -98,17 +98,17 @@ type PromotionInput struct {
 
 // PromotionChange is one difference between staging and production.
 type PromotionChange struct {
-	Kind   string   `json:"kind" enum:"product,bundle,setting"`
-	Action string   `json:"action" enum:"create,update,delete"`
+	Kind   string   `json:"kind" enum:"product,bundle,setting" doc:"What differs: a product, a bundle, or an environment setting."`
+	Action string   `json:"action" enum:"create,update,delete" doc:"What promotion does to production for it."`
 	Key    string   `json:"key" doc:"The product's name, the bundle's SKU, or the setting's field name (callbackSuccessUrl, ipAllowList, activePlugin, ...)." example:"GEMS-100"`
 	Fields []string `json:"fields,omitempty" doc:"For updates, the fields that differ." example:"[\"prices\"]"`
 }
 
 // Promotion is what a promotion did (or would do).
 type Promotion struct {
-	DryRun  bool              `json:"dryRun"`
+	DryRun  bool              `json:"dryRun" doc:"True when nothing was changed: the changes are what would happen."`
 	Applied bool              `json:"applied" doc:"False for a dry run, and when production already equalled staging."`
-	Changes []PromotionChange `json:"changes"`
+	Changes []PromotionChange `json:"changes" doc:"Every difference, in the order it is applied."`
 }
 
 // PromotionOutput is create-promotion's answer.

@@ -24,7 +24,7 @@ type OrderHandler struct {
 
 // OrderPath names one tenant environment's orders.
 type OrderPath struct {
-	PartnerCode string `path:"partnerCode" maxLength:"64" example:"acme-games"`
+	PartnerCode string `path:"partnerCode" maxLength:"64" example:"acme-games" doc:"The tenant's Pay1st partnerCode."`
 	Env         string `path:"env" example:"staging" doc:"staging or production; any other name is not found."`
 }
 
@@ -40,7 +40,7 @@ type OrderCustomer struct {
 // OrderLine is one product asked for.
 type OrderLine struct {
 	SKU      string `json:"sku" pattern:"^[A-Za-z0-9._-]{1,64}$" example:"gold-100" doc:"A bundle's SKU in the environment's catalog."`
-	Quantity int64  `json:"quantity" minimum:"1" maximum:"1000" example:"1"`
+	Quantity int64  `json:"quantity" minimum:"1" maximum:"1000" example:"1" doc:"How many of the bundle."`
 }
 
 // OrderBody is create-order's request.
@@ -63,9 +63,9 @@ func (b OrderBody) request() payment.OrderRequest {
 
 // OrderItem is one priced line of an order.
 type OrderItem struct {
-	SKU             string          `json:"sku" example:"gold-100"`
+	SKU             string          `json:"sku" example:"gold-100" doc:"The bundle's SKU."`
 	Title           string          `json:"title" example:"100 Gold coins" doc:"The bundle's name when the order was made."`
-	Quantity        int64           `json:"quantity" example:"1"`
+	Quantity        int64           `json:"quantity" example:"1" doc:"How many of the bundle."`
 	Price           string          `json:"price" example:"1000.00" doc:"Price of one unit in the order's currency, exact, from the catalog when the order was made."`
 	DigitalCurrency DigitalCurrency `json:"digitalCurrency"`
 	DigitalAmount   string          `json:"digitalAmount" example:"100" doc:"Digital currency one unit credits."`
@@ -73,20 +73,20 @@ type OrderItem struct {
 
 // Order is an order as the API shows it.
 type Order struct {
-	PartnerReference string        `json:"partnerReference" example:"order-4a662291"`
-	Environment      string        `json:"environment" enum:"staging,production" example:"staging"`
+	PartnerReference string        `json:"partnerReference" example:"order-4a662291" doc:"Your reference for the order, as given at creation."`
+	Environment      string        `json:"environment" enum:"staging,production" example:"staging" doc:"The environment the order was made in."`
 	Gateway          string        `json:"gateway" enum:"pay1st,simulator" example:"pay1st" doc:"Where the payment was created: Pay1st, or partnerhub's simulator."`
 	Status           string        `json:"status" enum:"creating,created,unknown,failed,flagged" example:"created" doc:"creating: Pay1st has not confirmed it yet (repeat the request to retry). created: Pay1st answered with its reference (or its webhook told it). unknown: an earlier call got no answer and Pay1st then refused the request: the payment may exist, but nobody has its checkout link; partnerhub never asks Pay1st again: use a new partnerReference (a webhook may still make it created). failed: Pay1st refused it (lastError says why); repeat to retry. flagged: Pay1st's answer and its webhook disagree on the reference; its payments are held for an operator."`
 	Reference        string        `json:"reference,omitempty" example:"C-6f1c2a9b-P" doc:"Pay1st's payment reference, once created."`
 	PaymentStatus    string        `json:"paymentStatus,omitempty" example:"SUCCESSFUL" doc:"The payment's status as Pay1st's webhooks told it; absent before the first."`
 	Customer         OrderCustomer `json:"customer"`
-	CountryCode      string        `json:"countryCode" example:"ZA"`
-	CurrencyCode     string        `json:"currencyCode" example:"ZAR"`
+	CountryCode      string        `json:"countryCode" example:"ZA" doc:"ISO 3166-1 alpha-2 of the customer's country."`
+	CurrencyCode     string        `json:"currencyCode" example:"ZAR" doc:"ISO 4217 of the amount."`
 	Amount           string        `json:"amount" example:"1000.00" doc:"The total, exact: the sum of price × quantity. A payment webhook with another amount or currency puts the payment on hold."`
-	Items            []OrderItem   `json:"items" nullable:"false"`
+	Items            []OrderItem   `json:"items" nullable:"false" doc:"The priced lines, one per SKU."`
 	LastError        string        `json:"lastError,omitempty" example:"pay1st: create payment: HTTP 503" doc:"Why the last call to Pay1st failed, in Pay1st's words."`
-	CreatedAt        time.Time     `json:"createdAt"`
-	UpdatedAt        time.Time     `json:"updatedAt"`
+	CreatedAt        time.Time     `json:"createdAt" doc:"When partnerhub stored the order (before calling Pay1st)."`
+	UpdatedAt        time.Time     `json:"updatedAt" doc:"When the order last changed."`
 }
 
 func orderOut(o payment.Order) Order {
@@ -125,7 +125,7 @@ type CreateOrderOutput struct {
 // OrderIDInput names one order.
 type OrderIDInput struct {
 	OrderPath
-	PartnerReference string `path:"partnerReference" pattern:"^[A-Za-z0-9._~:-]{1,128}$" example:"order-4a662291"`
+	PartnerReference string `path:"partnerReference" pattern:"^[A-Za-z0-9._~:-]{1,128}$" example:"order-4a662291" doc:"The order's partnerReference, chosen by the caller when it was created."`
 }
 
 // OrderOutput is one order.

@@ -33,16 +33,16 @@ type Payment struct {
 	Status           string     `json:"status" example:"SUCCESSFUL" doc:"The current status: the newest event the transition table allowed (docs/payments.md)."`
 	StatusUpdatedAt  time.Time  `json:"statusUpdatedAt" doc:"The updatedDate of the event that set the status."`
 	Amount           string     `json:"amount" example:"1234.50" doc:"orderAmount of the first event, an exact decimal in major units."`
-	CurrencyCode     string     `json:"currencyCode" example:"NGN"`
-	CountryCode      string     `json:"countryCode" example:"NG"`
-	CustomerID       int64      `json:"customerId" example:"77"`
-	PaymentMethod    string     `json:"paymentMethod" example:"CARD"`
+	CurrencyCode     string     `json:"currencyCode" example:"NGN" doc:"ISO 4217 of the amount."`
+	CountryCode      string     `json:"countryCode" example:"NG" doc:"ISO 3166-1 alpha-2 of the customer's country."`
+	CustomerID       int64      `json:"customerId" example:"77" doc:"Pay1st's customer id."`
+	PaymentMethod    string     `json:"paymentMethod" example:"CARD" doc:"How the customer paid, as Pay1st names it."`
 	CreatedDate      time.Time  `json:"createdDate" doc:"Pay1st's createdDate."`
 	CreatedAt        time.Time  `json:"createdAt" doc:"When partnerhub first heard of the payment; from/to filter on it."`
-	UpdatedAt        time.Time  `json:"updatedAt"`
+	UpdatedAt        time.Time  `json:"updatedAt" doc:"When partnerhub last changed the payment."`
 	OnHold           bool       `json:"onHold" doc:"Held for review: the amount or currency differed from what partnerhub expected. Nothing is fulfilled or reversed while held."`
-	HoldReason       string     `json:"holdReason,omitempty" example:"amount 99 differs from the payment's first event (10)"`
-	HeldAt           *time.Time `json:"heldAt,omitempty"`
+	HoldReason       string     `json:"holdReason,omitempty" example:"amount 99 differs from the payment's first event (10)" doc:"Why it is held; absent when not held."`
+	HeldAt           *time.Time `json:"heldAt,omitempty" doc:"When it was put on hold; absent when not held."`
 }
 
 func paymentOut(p payment.Payment) Payment {
@@ -53,27 +53,28 @@ func paymentOut(p payment.Payment) Payment {
 		OnHold: p.OnHold, HoldReason: p.HoldReason, HeldAt: p.HeldAt}
 }
 
-// PaymentEvent is one Payment Webhook Event in a timeline.
-type PaymentEvent struct {
-	Status      string    `json:"status" example:"SUCCESSFUL"`
-	UpdatedDate time.Time `json:"updatedDate"`
+// TimelineEvent is one Payment Webhook Event in a timeline. (Not named
+// PaymentEvent: that schema name is Pay1st's webhook body, webhookdoc.go.)
+type TimelineEvent struct {
+	Status      string    `json:"status" example:"SUCCESSFUL" doc:"The status the event carried."`
+	UpdatedDate time.Time `json:"updatedDate" doc:"The event's updatedDate: what orders the events of one payment."`
 	Applied     bool      `json:"applied" doc:"It became the payment's status when it arrived. An older event is kept but not applied."`
 	Flagged     bool      `json:"flagged" doc:"Newer than the status, but a move the transition table forbids (e.g. PENDING after SUCCESSFUL): recorded, not applied."`
-	FlagReason  string    `json:"flagReason,omitempty" example:"transition SUCCESSFUL -> PENDING is not allowed"`
+	FlagReason  string    `json:"flagReason,omitempty" example:"transition SUCCESSFUL -> PENDING is not allowed" doc:"Why it was flagged; absent when not flagged."`
 	DeliveryID  int64     `json:"deliveryId,omitempty" example:"1207" doc:"The delivery that carried it; absent once retention deleted it."`
-	ReceivedAt  time.Time `json:"receivedAt"`
+	ReceivedAt  time.Time `json:"receivedAt" doc:"When partnerhub received it."`
 }
 
 // PaymentDelivery is a request about the payment, without body or headers
 // (get-delivery shows those).
 type PaymentDelivery struct {
-	ID         int64     `json:"id" example:"1207"`
-	SessionID  string    `json:"sessionId" example:"c5a552942a9100b99686117d"`
-	ReceivedAt time.Time `json:"receivedAt"`
-	Kind       string    `json:"kind" enum:"payment_event,summary,user_info,return,reconcile"`
-	Verdict    string    `json:"verdict" enum:"accepted,duplicate,rejected"`
-	Reason     string    `json:"reason,omitempty" example:"event already recorded"`
-	StatusCode int       `json:"statusCode" example:"200"`
+	ID         int64     `json:"id" example:"1207" doc:"The delivery's id: get-delivery shows its body and headers."`
+	SessionID  string    `json:"sessionId" example:"c5a552942a9100b99686117d" doc:"The sessionId partnerhub answered with."`
+	ReceivedAt time.Time `json:"receivedAt" doc:"When partnerhub received it."`
+	Kind       string    `json:"kind" enum:"payment_event,summary,user_info,return,reconcile" doc:"Which endpoint received it (reconcile: Pay1st's answer to a reconciliation query)."`
+	Verdict    string    `json:"verdict" enum:"accepted,duplicate,rejected" doc:"accepted: recorded and acted on; duplicate: already recorded; rejected: refused."`
+	Reason     string    `json:"reason,omitempty" example:"event already recorded" doc:"Why it was rejected, or marked duplicate."`
+	StatusCode int       `json:"statusCode" example:"200" doc:"The HTTP status partnerhub answered."`
 }
 
 // PaymentFulfilment is what partnerhub asked the game's plugin to do.
@@ -81,16 +82,16 @@ type PaymentFulfilment struct {
 	Kind            string           `json:"kind" enum:"fulfil,reverse" doc:"fulfil credits the purchase; reverse takes it back after a refund or chargeback."`
 	State           string           `json:"state" enum:"pending,succeeded,failed" doc:"failed: rejected by the plugin or out of attempts; an operator decides."`
 	Attempts        int              `json:"attempts" example:"1" doc:"Plugin calls made."`
-	LastError       string           `json:"lastError,omitempty" example:"plugin asked to retry: game backend down"`
-	ResultReference string           `json:"resultReference,omitempty" example:"game-tx-91"`
-	SucceededAt     *time.Time       `json:"succeededAt,omitempty"`
+	LastError       string           `json:"lastError,omitempty" example:"plugin asked to retry: game backend down" doc:"Why the last attempt failed; plugin settings are redacted."`
+	ResultReference string           `json:"resultReference,omitempty" example:"game-tx-91" doc:"The game's reference for the credit, as the plugin returned it."`
+	SucceededAt     *time.Time       `json:"succeededAt,omitempty" doc:"When the plugin succeeded; absent until then."`
 	History         []PaymentAttempt `json:"history" doc:"Every attempt, oldest first (the newest 100), kept across retries by hand."`
 }
 
 // PaymentAttempt is one try at a fulfilment or reversal.
 type PaymentAttempt struct {
 	Number     int        `json:"number" example:"1" doc:"1 for the first attempt, counting across retries by hand."`
-	StartedAt  time.Time  `json:"startedAt"`
+	StartedAt  time.Time  `json:"startedAt" doc:"When the attempt began."`
 	FinishedAt *time.Time `json:"finishedAt,omitempty" doc:"Absent while it runs (or if its node died; the sweeper then closes it as unknown)."`
 	Outcome    string     `json:"outcome" enum:"running,succeeded,failed,released,unknown" doc:"released: put back without an outcome (shutdown, plugin host busy) and tried again; unknown: the job ended without recording one."`
 	Reason     string     `json:"reason,omitempty" example:"plugin asked to retry: game backend down" doc:"Why it failed or was released; plugin settings are redacted."`
@@ -109,14 +110,14 @@ type PaymentReport struct {
 
 // ReportedProduct is one line of a fulfilment report.
 type ReportedProduct struct {
-	SKU      string `json:"sku" example:"GEMS-100"`
-	Quantity int64  `json:"quantity" example:"2"`
+	SKU      string `json:"sku" example:"GEMS-100" doc:"The bundle's SKU."`
+	Quantity int64  `json:"quantity" example:"2" doc:"How many were fulfilled."`
 }
 
 // PaymentTimeline is a payment and everything that happened to it.
 type PaymentTimeline struct {
 	Payment
-	Events      []PaymentEvent      `json:"events" doc:"Oldest first, applied or not."`
+	Events      []TimelineEvent     `json:"events" doc:"Oldest first, applied or not."`
 	Deliveries  []PaymentDelivery   `json:"deliveries" doc:"Requests naming the reference, oldest first."`
 	Fulfilments []PaymentFulfilment `json:"fulfilments" doc:"fulfil, then reverse."`
 	Report      *PaymentReport      `json:"report,omitempty" doc:"The fulfilment report to Pay1st, for a payment partnerhub created as an order, once its fulfilment succeeded; absent otherwise (Shop payments have none)."`
@@ -125,7 +126,7 @@ type PaymentTimeline struct {
 
 // PaymentPath names a tenant environment.
 type PaymentPath struct {
-	PartnerCode string `path:"partnerCode" maxLength:"64" example:"acme-games"`
+	PartnerCode string `path:"partnerCode" maxLength:"64" example:"acme-games" doc:"The tenant's Pay1st partnerCode."`
 	Env         string `path:"env" example:"staging" doc:"staging or production; any other name is not found."`
 }
 
@@ -133,10 +134,10 @@ type PaymentPath struct {
 type ListPaymentsInput struct {
 	PaymentPath
 	Status           string    `query:"status" enum:"ABANDONED,CANCELLED,CHARGEBACK,FAILED,NEW,PAY_OFFLINE,PENDING,PENDING_INVESTIGATION,READY,REFUND,SEND_BIRTHDAY,SEND_PHONE,SEND_PIN,SEND_OTP,SEND_VALIDATION_TOKEN,SUCCESSFUL,VALIDATED" doc:"Only payments whose current status is this."`
-	From             time.Time `query:"from" doc:"First heard of (createdAt) at or after (RFC 3339)."`
-	To               time.Time `query:"to" doc:"First heard of (createdAt) before (RFC 3339)."`
-	Reference        string    `query:"reference" maxLength:"200" example:"C-1795274958-P"`
-	PartnerReference string    `query:"partnerReference" maxLength:"200" example:"order-8812"`
+	From             time.Time `query:"from" example:"2026-03-01T00:00:00Z" doc:"First heard of (createdAt) at or after (RFC 3339)."`
+	To               time.Time `query:"to" example:"2026-04-01T00:00:00Z" doc:"First heard of (createdAt) before (RFC 3339)."`
+	Reference        string    `query:"reference" maxLength:"200" example:"C-1795274958-P" doc:"Only the payment with this Pay1st reference."`
+	PartnerReference string    `query:"partnerReference" maxLength:"200" example:"order-8812" doc:"Only payments of the order with this partnerReference."`
 	CustomerID       int64     `query:"customerId" minimum:"0" example:"77" doc:"Only this customer's payments; 0 or absent: all."`
 	OnHold           string    `query:"onHold" enum:"true,false" doc:"true: only held payments; false: only payments not held."`
 	PageParams
@@ -157,7 +158,7 @@ type PaymentListOutput struct {
 // GetPaymentInput names one payment.
 type GetPaymentInput struct {
 	PaymentPath
-	Reference string `path:"reference" maxLength:"200" example:"C-1795274958-P"`
+	Reference string `path:"reference" maxLength:"200" example:"C-1795274958-P" doc:"The payment's Pay1st reference."`
 }
 
 // PaymentOutput is get-payment's answer.
@@ -168,7 +169,7 @@ type PaymentOutput struct {
 // ReleaseHoldInput names the held payment and says why it may proceed.
 type ReleaseHoldInput struct {
 	PaymentPath
-	Reference string `path:"reference" maxLength:"200" example:"C-1795274958-P"`
+	Reference string `path:"reference" maxLength:"200" example:"C-1795274958-P" doc:"The payment's Pay1st reference."`
 	Body      struct {
 		Note string `json:"note" minLength:"1" maxLength:"500" example:"Customer paid the promotional price; checked with finance." doc:"Why the payment may proceed; kept in the audit log."`
 	}
@@ -187,7 +188,7 @@ type ReleaseHoldOutput struct {
 // again now.
 type RetryReportInput struct {
 	PaymentPath
-	Reference string `path:"reference" maxLength:"200" example:"C-1795274958-P"`
+	Reference string `path:"reference" maxLength:"200" example:"C-1795274958-P" doc:"The payment's Pay1st reference."`
 }
 
 // RetryReportOutput is the report, pending.
@@ -329,11 +330,11 @@ func (h *PaymentHandler) get(ctx context.Context, in *GetPaymentInput) (*Payment
 		return nil, problem(ctx, h.logger, err)
 	}
 	out := PaymentTimeline{Payment: paymentOut(tl.Payment), Truncated: tl.Truncated,
-		Events:      make([]PaymentEvent, 0, len(tl.Events)),
+		Events:      make([]TimelineEvent, 0, len(tl.Events)),
 		Deliveries:  make([]PaymentDelivery, 0, len(tl.Deliveries)),
 		Fulfilments: make([]PaymentFulfilment, 0, len(tl.Fulfilments))}
 	for _, e := range tl.Events {
-		out.Events = append(out.Events, PaymentEvent{Status: e.Status, UpdatedDate: e.UpdatedDate, Applied: e.Applied,
+		out.Events = append(out.Events, TimelineEvent{Status: e.Status, UpdatedDate: e.UpdatedDate, Applied: e.Applied,
 			Flagged: e.Flagged, FlagReason: e.FlagReason, DeliveryID: e.DeliveryID, ReceivedAt: e.ReceivedAt})
 	}
 	for _, d := range tl.Deliveries {

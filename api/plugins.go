@@ -37,14 +37,14 @@ const pluginTag = "Plugins"
 // Plugin is an uploaded plugin executable.
 type Plugin struct {
 	ID        int64     `json:"id" example:"7" doc:"The plugin's id: activate it with PUT .../environments/{env}/plugin."`
-	Name      string    `json:"name" example:"wallet"`
-	Version   string    `json:"version" example:"1.2.0"`
+	Name      string    `json:"name" example:"wallet" doc:"The name given at upload."`
+	Version   string    `json:"version" example:"1.2.0" doc:"The version given at upload; unique per name."`
 	SHA256    string    `json:"sha256" example:"9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08" doc:"Hex sha256 of the executable: how it is stored, and checked again before every start."`
 	Size      int64     `json:"size" example:"18874368" doc:"Bytes."`
 	OS        string    `json:"os" example:"linux" doc:"Target GOOS."`
 	Arch      string    `json:"arch" example:"amd64" doc:"Target GOARCH."`
 	ActiveIn  []string  `json:"activeIn" nullable:"false" example:"[\"staging\"]" doc:"Environments where this plugin is active now; [] when none. An active plugin cannot be deleted."`
-	CreatedAt time.Time `json:"createdAt"`
+	CreatedAt time.Time `json:"createdAt" doc:"When it was uploaded."`
 }
 
 func pluginOut(p plugins.Plugin) Plugin {
@@ -59,7 +59,7 @@ func pluginOut(p plugins.Plugin) Plugin {
 // UploadPluginInput is upload-plugin's request: the executable's bytes are
 // the body, streamed (not decoded by Huma; see Resolve).
 type UploadPluginInput struct {
-	PartnerCode string `path:"partnerCode" maxLength:"64" example:"acme-games"`
+	PartnerCode string `path:"partnerCode" maxLength:"64" example:"acme-games" doc:"The tenant's Pay1st partnerCode."`
 	Name        string `query:"name" maxLength:"64" example:"wallet" doc:"Required. The plugin's name: 1-64 of a-z 0-9 . _ -, starting with a letter or digit."`
 	Version     string `query:"version" maxLength:"64" example:"1.2.0" doc:"Required. Its version: 1-64 of A-Z a-z 0-9 . + _ -, starting with a letter or digit. A name and version always mean the same bytes."`
 	OS          string `query:"os" example:"linux" doc:"Required. The GOOS it is built for: linux, darwin, freebsd, netbsd, openbsd or windows. Activation refuses a plugin built for another OS than the server's."`
@@ -94,13 +94,13 @@ type UploadPluginOutput struct {
 
 // PluginPath names one of a tenant's plugins.
 type PluginPath struct {
-	PartnerCode string `path:"partnerCode" maxLength:"64" example:"acme-games"`
-	PluginID    int64  `path:"pluginId" minimum:"1" example:"7"`
+	PartnerCode string `path:"partnerCode" maxLength:"64" example:"acme-games" doc:"The tenant's Pay1st partnerCode."`
+	PluginID    int64  `path:"pluginId" minimum:"1" example:"7" doc:"The plugin's id, as returned by its upload."`
 }
 
 // ListPluginsInput pages through a tenant's plugins.
 type ListPluginsInput struct {
-	PartnerCode string `path:"partnerCode" maxLength:"64" example:"acme-games"`
+	PartnerCode string `path:"partnerCode" maxLength:"64" example:"acme-games" doc:"The tenant's Pay1st partnerCode."`
 	PageParams
 }
 
@@ -131,7 +131,7 @@ type PluginDescription struct {
 
 // ActivePlugin is an environment's active plugin.
 type ActivePlugin struct {
-	Environment      string             `json:"environment" enum:"staging,production" example:"staging"`
+	Environment      string             `json:"environment" enum:"staging,production" example:"staging" doc:"The environment."`
 	Plugin           Plugin             `json:"plugin"`
 	Description      *PluginDescription `json:"description,omitempty" doc:"What Describe said at the plugin's latest activation (in this environment if it was activated here; a plugin promoted to production shows its staging description). Absent if never recorded (set before plugin management existed)."`
 	ActivatedAt      *time.Time         `json:"activatedAt,omitempty" doc:"When that activation happened."`
@@ -175,7 +175,7 @@ type SetPluginSettingsInput struct {
 
 // PluginSettings says which plugin settings an environment has, never their values.
 type PluginSettings struct {
-	Environment string     `json:"environment" enum:"staging,production" example:"staging"`
+	Environment string     `json:"environment" enum:"staging,production" example:"staging" doc:"The environment."`
 	Names       []string   `json:"names" nullable:"false" example:"[\"endpoint\",\"hmac_key\"]" doc:"The settings' names, sorted. Values are write-only."`
 	UpdatedAt   *time.Time `json:"updatedAt,omitempty" doc:"When they last changed; absent if never set."`
 }

@@ -136,6 +136,7 @@ func (h *WebhookHandler) limited(next http.HandlerFunc, kind string) http.Handle
 		d := h.newDelivery(r, kind)
 		msg := "rate limit exceeded; retry after " + strconv.FormatInt(max(secs, 1), 10) + "s"
 		if !v.record {
+			markRejected(r.Context(), d, http.StatusTooManyRequests, pay1st.CodeRateLimited, msg)
 			writeJSON(w, http.StatusTooManyRequests, pay1st.ErrorBody{ErrorMessage: msg, ErrorCode: pay1st.CodeRateLimited, SessionID: d.SessionID})
 			return
 		}

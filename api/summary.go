@@ -40,7 +40,7 @@ func (h *WebhookHandler) summary(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if env.TenantStatus != tenant.StatusActive {
-		h.reject(ctx, w, d, http.StatusServiceUnavailable, pay1st.CodeUnavailable, "tenant is suspended")
+		h.reject(ctx, w, d, http.StatusServiceUnavailable, pay1st.CodeUnavailable, msgSuspended)
 		return
 	}
 	sum, err := pay1st.ParseSummary(body)

@@ -22,12 +22,12 @@ type TenantHandler struct {
 type Tenant struct {
 	PartnerCode  string    `json:"partnerCode" example:"acme-games" doc:"The studio's Pay1st partnerCode; identifies the tenant in every URL."`
 	PartnerID    int64     `json:"partnerId" example:"1042" doc:"The studio's numeric Pay1st partnerId."`
-	Name         string    `json:"name" example:"Acme Games"`
+	Name         string    `json:"name" example:"Acme Games" doc:"The studio's display name."`
 	ContactName  string    `json:"contactName" example:"Ada Lovelace" doc:"Who to talk to at the studio; empty when unknown."`
 	ContactEmail string    `json:"contactEmail" example:"ada@acme-games.example" doc:"The contact's email address; empty when unknown."`
 	Status       string    `json:"status" enum:"active,suspended" example:"active" doc:"A suspended tenant's Pay1st endpoints answer 503 (and still record what arrives)."`
-	CreatedAt    time.Time `json:"createdAt"`
-	UpdatedAt    time.Time `json:"updatedAt"`
+	CreatedAt    time.Time `json:"createdAt" doc:"When the tenant was created."`
+	UpdatedAt    time.Time `json:"updatedAt" doc:"When the tenant last changed."`
 }
 
 func tenantOut(t tenant.Tenant) Tenant {
@@ -41,7 +41,7 @@ type CreateTenantInput struct {
 	Body struct {
 		PartnerCode  string `json:"partnerCode" pattern:"^[a-z0-9][a-z0-9_-]{1,63}$" example:"acme-games" doc:"Pay1st partnerCode: lower-case letters, digits, '-' and '_', 2 to 64 characters."`
 		PartnerID    int64  `json:"partnerId" minimum:"1" example:"1042" doc:"Pay1st partnerId."`
-		Name         string `json:"name" minLength:"1" maxLength:"200" example:"Acme Games"`
+		Name         string `json:"name" minLength:"1" maxLength:"200" example:"Acme Games" doc:"The studio's display name."`
 		ContactName  string `json:"contactName,omitempty" maxLength:"200" example:"Ada Lovelace" doc:"Who to talk to at the studio."`
 		ContactEmail string `json:"contactEmail,omitempty" maxLength:"254" example:"ada@acme-games.example" doc:"The contact's email address."`
 	}
@@ -61,7 +61,7 @@ type CreateTenantOutput struct {
 
 // GetTenantInput names a tenant.
 type GetTenantInput struct {
-	PartnerCode string `path:"partnerCode" maxLength:"64" example:"acme-games"`
+	PartnerCode string `path:"partnerCode" maxLength:"64" example:"acme-games" doc:"The tenant's Pay1st partnerCode."`
 }
 
 // TenantOutput is one tenant.
@@ -89,7 +89,7 @@ type ListTenantsOutput struct {
 
 // UpdateTenantInput is update-tenant's: only the fields present change.
 type UpdateTenantInput struct {
-	PartnerCode string `path:"partnerCode" maxLength:"64" example:"acme-games"`
+	PartnerCode string `path:"partnerCode" maxLength:"64" example:"acme-games" doc:"The tenant's Pay1st partnerCode."`
 	Body        struct {
 		Name         *string `json:"name,omitempty" minLength:"1" maxLength:"200" example:"Acme Games Ltd" doc:"The studio's display name."`
 		ContactName  *string `json:"contactName,omitempty" maxLength:"200" example:"Ada Lovelace" doc:"Empty string clears it."`

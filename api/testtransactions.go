@@ -23,7 +23,7 @@ type TestTransactionHandler struct {
 
 // TestTransactionPath names a tenant environment's test transactions.
 type TestTransactionPath struct {
-	PartnerCode string `path:"partnerCode" maxLength:"64" example:"acme-games"`
+	PartnerCode string `path:"partnerCode" maxLength:"64" example:"acme-games" doc:"The tenant's Pay1st partnerCode."`
 	Env         string `path:"env" example:"staging" doc:"staging. production is refused (422): test transactions run in staging only; any other name is not found."`
 }
 
@@ -44,21 +44,21 @@ type TestTransactionBody struct {
 type TestTransactionStep struct {
 	Name   string    `json:"name" enum:"credentials,simulator,order,payment,webhook,fulfilment,report" doc:"credentials: staging's Pay1st credentials are set. simulator: the simulator knows the tenant by them. order: create-order at the simulator gateway. payment: the simulator paid and sent signed events. webhook: partnerhub verified and recorded the payment SUCCESSFUL. fulfilment: the plugin credited the player. report: the simulator accepted the fulfilment report."`
 	Result string    `json:"result" enum:"ok,failed,pending" doc:"pending: not done when the wait ended."`
-	Detail string    `json:"detail" example:"the plugin credited player 1001 (its reference \"wallet-17\")"`
-	At     time.Time `json:"at"`
+	Detail string    `json:"detail" example:"the plugin credited player 1001 (its reference \"wallet-17\")" doc:"What happened, in words."`
+	At     time.Time `json:"at" doc:"When the step ended (or the wait did)."`
 }
 
 // TestTransaction is a test transaction and its steps.
 type TestTransaction struct {
-	PartnerReference string                `json:"partnerReference" example:"test-2026-03-17-1"`
+	PartnerReference string                `json:"partnerReference" example:"test-2026-03-17-1" doc:"The test transaction's reference, as given at creation (also the order's)."`
 	Status           string                `json:"status" enum:"running,succeeded,failed,pending" doc:"succeeded: every step ok, and the checklist step staging_test is done. failed: the failed step's detail says why. pending: the wait (PARTNERHUB_TEST_TRANSACTION_TIMEOUT) ended first; repeat the request to resume. running: another request is running it."`
-	SKU              string                `json:"sku" example:"gold-100"`
-	PlayerID         int64                 `json:"playerId" example:"1001"`
-	CountryCode      string                `json:"countryCode" example:"NG"`
+	SKU              string                `json:"sku" example:"gold-100" doc:"The staging bundle bought."`
+	PlayerID         int64                 `json:"playerId" example:"1001" doc:"The player the plugin credited."`
+	CountryCode      string                `json:"countryCode" example:"NG" doc:"ISO 3166-1 alpha-2 of the purchase's country."`
 	Reference        string                `json:"reference,omitempty" example:"C-6f1c2a9b-P" doc:"The payment's reference at the simulator; get-payment shows its timeline."`
 	Steps            []TestTransactionStep `json:"steps" nullable:"false" doc:"In the order they ran; the run stops at the first step that is not ok."`
-	CreatedAt        time.Time             `json:"createdAt"`
-	UpdatedAt        time.Time             `json:"updatedAt"`
+	CreatedAt        time.Time             `json:"createdAt" doc:"When it was started."`
+	UpdatedAt        time.Time             `json:"updatedAt" doc:"When it last progressed."`
 }
 
 func testTransactionOut(tx stagingtest.Transaction) TestTransaction {
@@ -86,7 +86,7 @@ type TestTransactionOutput struct {
 // TestTransactionIDInput names one test transaction.
 type TestTransactionIDInput struct {
 	TestTransactionPath
-	PartnerReference string `path:"partnerReference" pattern:"^[A-Za-z0-9._~:-]{1,128}$" example:"test-2026-03-17-1"`
+	PartnerReference string `path:"partnerReference" pattern:"^[A-Za-z0-9._~:-]{1,128}$" example:"test-2026-03-17-1" doc:"The test transaction's partnerReference, from its creation."`
 }
 
 // Register adds the test transaction operations to api.

@@ -85,6 +85,7 @@ func (h *WebhookHandler) userInfo(w http.ResponseWriter, r *http.Request) {
 	d.TenantID = env.TenantID
 	if msg := checkBasicAuth(r, env); msg != "" {
 		w.Header().Set("WWW-Authenticate", `Basic realm="partnerhub", charset="UTF-8"`)
+		setRejectReason(ctx, ReasonBadCredentials)
 		h.reject(ctx, w, d, http.StatusUnauthorized, pay1st.CodeUnauthorized, msg)
 		return
 	}
@@ -98,7 +99,7 @@ func (h *WebhookHandler) userInfo(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if env.TenantStatus != tenant.StatusActive {
-		h.reject(ctx, w, d, http.StatusServiceUnavailable, pay1st.CodeUnavailable, "tenant is suspended")
+		h.reject(ctx, w, d, http.StatusServiceUnavailable, pay1st.CodeUnavailable, msgSuspended)
 		return
 	}
 	if env.ActivePluginID == 0 || h.host == nil || h.plugins == nil {
@@ -122,6 +123,7 @@ func (h *WebhookHandler) userInfo(w http.ResponseWriter, r *http.Request) {
 		if msg == "" {
 			msg = "unknown player"
 		}
+		setRejectReason(ctx, ReasonUserNotFound) // code is the plugin's: not a label
 		h.rejectReason(ctx, w, d, http.StatusBadRequest, code, msg, "player not found: "+code+": "+msg)
 		return
 	case res.UserID == "":

@@ -33,11 +33,11 @@ func documentWebhooks(oapi *huma.OpenAPI) {
 			"before answering 2xx. A repeated event is answered 200 with status duplicate and changes nothing. " +
 			"Errors use Pay1st's error body, not problem+json.",
 		Parameters: []*huma.Param{
-			{Name: "env", In: "path", Required: true, Schema: &huma.Schema{Type: "string", Enum: []any{"staging", "production"}}},
-			{Name: "partnerCode", In: "path", Required: true, Schema: &huma.Schema{Type: "string", Pattern: "^[a-z0-9][a-z0-9_-]{1,63}$"}},
-			{Name: pay1st.HeaderSignature, In: "header", Description: "Required in signature mode.", Schema: &huma.Schema{Type: "string", Pattern: "^[0-9a-fA-F]{64}$"}},
-			{Name: pay1st.HeaderTimestamp, In: "header", Description: "Required in signature mode.", Schema: &huma.Schema{Type: "string", Format: "date-time"}},
-			{Name: "token", In: "query", Description: "Required in token mode: the environment's webhook token. Never recorded or logged.", Schema: &huma.Schema{Type: "string"}},
+			{Name: "env", In: "path", Required: true, Description: "The tenant environment the Webhook URL was issued for.", Schema: &huma.Schema{Type: "string", Enum: []any{"staging", "production"}}},
+			{Name: "partnerCode", In: "path", Required: true, Description: "The tenant's Pay1st partnerCode.", Example: "acme-games", Schema: &huma.Schema{Type: "string", Pattern: "^[a-z0-9][a-z0-9_-]{1,63}$"}},
+			{Name: pay1st.HeaderSignature, In: "header", Description: "Required in signature mode.", Example: "9f2c4e0b7a1d3c5e8f6a4b2d0c9e7f5a3b1d8c6e4f2a0b9d7c5e3f1a8b6d4c2e", Schema: &huma.Schema{Type: "string", Pattern: "^[0-9a-fA-F]{64}$"}},
+			{Name: pay1st.HeaderTimestamp, In: "header", Description: "Required in signature mode.", Example: "2026-03-17T10:15:30Z", Schema: &huma.Schema{Type: "string", Format: "date-time"}},
+			{Name: "token", In: "query", Description: "Required in token mode: the environment's webhook token. Never recorded or logged.", Example: "whk_3q7Zp9LmN2xR8vT4", Schema: &huma.Schema{Type: "string"}},
 		},
 		RequestBody: &huma.RequestBody{Required: true, Content: map[string]*huma.MediaType{
 			"application/json": {Schema: &huma.Schema{Ref: "#/components/schemas/PaymentEvent"}},
@@ -75,8 +75,8 @@ func documentShopWebhooks(oapi *huma.OpenAPI, ackRef *huma.Schema, pay1stError f
 	reg.Map()["UserInfo"] = userInfoSchema()
 	errRef := reg.Schema(reflect.TypeFor[pay1st.ErrorBody](), true, "")
 	pathParams := []*huma.Param{
-		{Name: "env", In: "path", Required: true, Schema: &huma.Schema{Type: "string", Enum: []any{"staging", "production"}}},
-		{Name: "partnerCode", In: "path", Required: true, Schema: &huma.Schema{Type: "string", Pattern: "^[a-z0-9][a-z0-9_-]{1,63}$"}},
+		{Name: "env", In: "path", Required: true, Description: "The tenant environment the Webhook URL was issued for.", Schema: &huma.Schema{Type: "string", Enum: []any{"staging", "production"}}},
+		{Name: "partnerCode", In: "path", Required: true, Description: "The tenant's Pay1st partnerCode.", Example: "acme-games", Schema: &huma.Schema{Type: "string", Pattern: "^[a-z0-9][a-z0-9_-]{1,63}$"}},
 	}
 	tags := []string{"Pay1st webhooks"}
 
@@ -91,7 +91,7 @@ func documentShopWebhooks(oapi *huma.OpenAPI, ackRef *huma.Schema, pay1stError f
 			"reference already recorded is answered 200 with status duplicate and changes nothing. Only SUCCESSFUL summaries " +
 			"are credited. Every call, accepted or not, is recorded. Errors use Pay1st's error body.",
 		Parameters: append(pathParams[:2:2],
-			&huma.Param{Name: pay1st.HeaderSignature, In: "header", Required: true, Schema: &huma.Schema{Type: "string", Pattern: "^[0-9a-fA-F]{64}$"}}),
+			&huma.Param{Name: pay1st.HeaderSignature, In: "header", Required: true, Description: "Lowercase hex HMAC-SHA256 of the trimmed body, keyed with base64(username:password) of the environment's Basic Auth credentials.", Example: "5d41402abc4b2a76b9719d911017c5925d41402abc4b2a76b9719d911017c592", Schema: &huma.Schema{Type: "string", Pattern: "^[0-9a-fA-F]{64}$"}}),
 		RequestBody: &huma.RequestBody{Required: true, Content: map[string]*huma.MediaType{
 			"application/json": {Schema: &huma.Schema{Ref: "#/components/schemas/Summary"}},
 		}},
@@ -108,8 +108,8 @@ func documentShopWebhooks(oapi *huma.OpenAPI, ackRef *huma.Schema, pay1stError f
 		},
 	})
 
-	query := func(name, desc string, s *huma.Schema) *huma.Param {
-		return &huma.Param{Name: name, In: "query", Description: desc, Schema: s}
+	query := func(name, desc string, example any, s *huma.Schema) *huma.Param {
+		return &huma.Param{Name: name, In: "query", Description: desc, Example: example, Schema: s}
 	}
 	oapi.AddOperation(&huma.Operation{
 		OperationID: "lookup-user", Method: http.MethodGet, Path: "/pay1st/{env}/{partnerCode}/user-info",
@@ -120,14 +120,14 @@ func documentShopWebhooks(oapi *huma.OpenAPI, ackRef *huma.Schema, pay1stError f
 			"(default 3s). A missing plugin is 503, a failing one 502 and a late one 504, all with Pay1st's error body. " +
 			"Every call is recorded, with its query.",
 		Parameters: append(pathParams[:2:2],
-			query("playerId", "The player to validate (1-128 bytes, no control characters).", &huma.Schema{Type: "string", MinLength: ptr(1), MaxLength: ptr(128)}),
-			query("productBundleId", "Pay1st's bundle id.", &huma.Schema{Type: "integer", Format: "int64", Minimum: ptr(1.0)}),
-			query("productBundleExternalId", "The partner's SKU.", &huma.Schema{Type: "string", Pattern: "^[A-Za-z0-9._-]{1,64}$"}),
-			query("externalReference", "The partner's reference (at most 256 bytes).", &huma.Schema{Type: "string", MaxLength: ptr(256)}),
-			query("amount", "Exact decimal amount in major units.", &huma.Schema{Type: "string", Pattern: `^(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?$`}),
-			query("currencyCode", "ISO 4217.", &huma.Schema{Type: "string", Pattern: "^[A-Z]{3}$"}),
-			query("countryCode", "ISO 3166-1 alpha-2.", &huma.Schema{Type: "string", Pattern: "^[A-Z]{2}$"}),
-			query("quantity", "Number of bundles.", &huma.Schema{Type: "integer", Minimum: ptr(1.0), Maximum: ptr(1e6)}),
+			query("playerId", "The player to validate (1-128 bytes, no control characters).", "player-1029", &huma.Schema{Type: "string", MinLength: ptr(1), MaxLength: ptr(128)}),
+			query("productBundleId", "Pay1st's bundle id.", int64(48213), &huma.Schema{Type: "integer", Format: "int64", Minimum: ptr(1.0)}),
+			query("productBundleExternalId", "The partner's SKU.", "gems-500", &huma.Schema{Type: "string", Pattern: "^[A-Za-z0-9._-]{1,64}$"}),
+			query("externalReference", "The partner's reference (at most 256 bytes).", "order-8812", &huma.Schema{Type: "string", MaxLength: ptr(256)}),
+			query("amount", "Exact decimal amount in major units.", "4.99", &huma.Schema{Type: "string", Pattern: `^(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?$`}),
+			query("currencyCode", "ISO 4217.", "USD", &huma.Schema{Type: "string", Pattern: "^[A-Z]{3}$"}),
+			query("countryCode", "ISO 3166-1 alpha-2.", "NG", &huma.Schema{Type: "string", Pattern: "^[A-Z]{2}$"}),
+			query("quantity", "Number of bundles.", 1, &huma.Schema{Type: "integer", Minimum: ptr(1.0), Maximum: ptr(1e6)}),
 		),
 		Responses: map[string]*huma.Response{
 			"200": {Description: "The player is known.", Content: map[string]*huma.MediaType{
@@ -149,8 +149,8 @@ func documentShopWebhooks(oapi *huma.OpenAPI, ackRef *huma.Schema, pay1stError f
 			"for the outcome with reference=<payment reference> appended to its query, or, when no callback URL is " +
 			"configured, shows a small self-contained status page. Every call is recorded.",
 		Parameters: append(pathParams[:2:2],
-			&huma.Param{Name: "outcome", In: "path", Required: true, Schema: &huma.Schema{Type: "string", Enum: []any{"success", "failure", "pending", "cancel"}}},
-			query("reference", "The payment's Pay1st reference.", &huma.Schema{Type: "string", Pattern: "^[A-Za-z0-9_.:~-]{1,128}$"}),
+			&huma.Param{Name: "outcome", In: "path", Required: true, Description: "How checkout ended, as chosen by the return URL Pay1st was given.", Schema: &huma.Schema{Type: "string", Enum: []any{"success", "failure", "pending", "cancel"}}},
+			query("reference", "The payment's Pay1st reference.", "C-1795274958-P", &huma.Schema{Type: "string", Pattern: "^[A-Za-z0-9_.:~-]{1,128}$"}),
 		),
 		Responses: map[string]*huma.Response{
 			"200": {Description: "The hosted status page.", Content: map[string]*huma.MediaType{"text/html": {Schema: &huma.Schema{Type: "string"}}}},
@@ -180,15 +180,21 @@ func summarySchema() *huma.Schema {
 			"amount":          {Type: "number", Minimum: &zero, Description: "Amount paid in major units, read as an exact decimal."},
 			"currency":        {Type: "string", Pattern: "^[A-Z]{3}$", Description: "ISO 4217 (the protocol names it currency)."},
 			"tokensPurchased": {Type: "number", ExclusiveMinimum: &zero, Description: "Digital currency to credit, exact decimal."},
-			"digitalCurrency": {Type: "object", Required: []string{"name", "code"}, Properties: map[string]*huma.Schema{
-				"name": {Type: "string", MinLength: ptr(1), MaxLength: ptr(pay1st.MaxDigitalCurrencyNameBytes)},
-				"code": {Type: "string", Pattern: "^[A-Za-z0-9._-]{1,32}$"},
-			}},
+			"digitalCurrency": {Type: "object", Required: []string{"name", "code"}, Description: "The in-game currency credited.",
+				Properties: map[string]*huma.Schema{
+					"name": {Type: "string", MinLength: ptr(1), MaxLength: ptr(pay1st.MaxDigitalCurrencyNameBytes), Description: "Its display name."},
+					"code": {Type: "string", Pattern: "^[A-Za-z0-9._-]{1,32}$", Description: "Its code in the game."},
+				}},
 			"status":            {Type: "string", Description: "A Pay1st status; only SUCCESSFUL is credited."},
 			"externalReference": str("The partner's reference, optional.", pay1st.MaxStringBytes),
 			"paymentMethod":     str("Payment method, optional.", pay1st.MaxStringBytes),
 		},
 		Required: []string{"reference", "playerId", "productBundleId", "amount", "currency", "tokensPurchased", "digitalCurrency", "status"},
+		Examples: []any{map[string]any{
+			"reference": "S-1795274958-P", "playerId": "player-1029", "productBundleId": 48213, "amount": 4.99, "currency": "USD",
+			"tokensPurchased": 500, "digitalCurrency": map[string]any{"name": "Gems", "code": "GEM"}, "status": "SUCCESSFUL",
+			"externalReference": "order-8812", "paymentMethod": "CARD",
+		}},
 	}
 }
 
@@ -203,6 +209,7 @@ func userInfoSchema() *huma.Schema {
 			"currencyCode":      {Type: "string", Description: "ISO 4217."},
 		},
 		Required: []string{"userId", "externalReference"},
+		Examples: []any{map[string]any{"userId": "player-1029", "externalReference": "order-8812", "amount": 4.99, "currencyCode": "USD"}},
 	}
 }
 
@@ -233,7 +240,7 @@ func paymentEventSchema() *huma.Schema {
 		"ipAddress":         str("Customer IP address."),
 		"createdDate":       {Type: "string", Format: "date-time", Description: "ISO-8601."},
 		"updatedDate":       {Type: "string", Format: "date-time", Description: "ISO-8601; orders the events of one payment."},
-		"status":            {Type: "string", Enum: statuses},
+		"status":            {Type: "string", Enum: statuses, Description: "The payment's status as of updatedDate; SUCCESSFUL queues fulfilment."},
 		"message":           str("PSP response message."),
 		"statusCode":        integer("Status code.", 0),
 		"customerId":        integer("Customer identifier.", 0),
@@ -247,6 +254,13 @@ func paymentEventSchema() *huma.Schema {
 	return &huma.Schema{
 		Type: "object", Description: "A Pay1st Payment Webhook Event. Every field is mandatory; unknown fields are accepted and kept.",
 		Properties: props, Required: required,
+		Examples: []any{map[string]any{
+			"partnerId": 1042, "partnerCode": "acme-games", "partnerReference": "order-8812", "reference": "C-1795274958-P",
+			"orderAmount": 4.99, "currencyCode": "USD", "countryCode": "NG", "source": "GATEWAY", "platform": "WEB",
+			"ipAddress": "203.0.113.7", "createdDate": "2026-03-17T10:14:02Z", "updatedDate": "2026-03-17T10:15:30Z",
+			"status": "SUCCESSFUL", "message": "Approved", "statusCode": 0, "customerId": 77, "paymentMethod": "CARD",
+			"taxPercentage": 7.5, "partnerWebhookUrl": "https://hub.example.com/pay1st/production/acme-games/payment-events",
+		}},
 	}
 }
 

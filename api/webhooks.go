@@ -57,6 +57,7 @@ type WebhookHandler struct {
 	userInfoTimeout time.Duration
 	// limiter is nil when public endpoints are not rate limited.
 	limiter *rateLimiter
+	metrics webhookMetrics
 }
 
 // EventIngester records a verified payment event and returns only after its
@@ -72,16 +73,16 @@ func (h *WebhookHandler) Register(api huma.API, mux *http.ServeMux) {
 	if h.userInfoTimeout <= 0 {
 		h.userInfoTimeout = DefaultUserInfoTimeout
 	}
-	mux.HandleFunc("/pay1st/{env}/{partnerCode}/payment-events", h.admit(h.limited(h.paymentEvents, payment.KindPaymentEvent), payment.KindPaymentEvent))
-	mux.HandleFunc("/pay1st/{env}/{partnerCode}/summary", h.admit(h.limited(h.summary, payment.KindSummary), payment.KindSummary))
-	mux.HandleFunc("/pay1st/{env}/{partnerCode}/user-info", h.admit(h.limited(h.userInfo, payment.KindUserInfo), payment.KindUserInfo))
-	mux.HandleFunc("/pay1st/{env}/{partnerCode}/return/{outcome}", h.admit(h.limited(h.customerReturn, payment.KindReturn), payment.KindReturn))
+	mux.HandleFunc("/pay1st/{env}/{partnerCode}/payment-events", h.observe(h.admit(h.limited(h.paymentEvents, payment.KindPaymentEvent), payment.KindPaymentEvent), payment.KindPaymentEvent))
+	mux.HandleFunc("/pay1st/{env}/{partnerCode}/summary", h.observe(h.admit(h.limited(h.summary, payment.KindSummary), payment.KindSummary), payment.KindSummary))
+	mux.HandleFunc("/pay1st/{env}/{partnerCode}/user-info", h.observe(h.admit(h.limited(h.userInfo, payment.KindUserInfo), payment.KindUserInfo), payment.KindUserInfo))
+	mux.HandleFunc("/pay1st/{env}/{partnerCode}/return/{outcome}", h.observe(h.admit(h.limited(h.customerReturn, payment.KindReturn), payment.KindReturn), payment.KindReturn))
 }
 
 // Ack is the body of an accepted webhook.
 type Ack struct {
 	Status    string `json:"status" enum:"accepted,duplicate" doc:"duplicate when the same event was recorded before; nothing changed."`
-	SessionID string `json:"sessionId" doc:"Identifies this delivery in partnerhub's records and logs."`
+	SessionID string `json:"sessionId" example:"c5a552942a9100b99686117d" doc:"Identifies this delivery in partnerhub's records and logs."`
 	Reference string `json:"reference,omitempty" doc:"The payment's Pay1st reference."`
 }
 
@@ -105,6 +106,7 @@ func (h *WebhookHandler) rejectReason(ctx context.Context, w http.ResponseWriter
 		h.logger.ErrorContext(ctx, "cannot record rejected delivery", "session_id", d.SessionID, "err", err)
 		status, code, msg, reason = http.StatusServiceUnavailable, pay1st.CodeUnavailable, "temporarily unavailable; retry", "not recorded"
 	}
+	markRejected(ctx, d, status, code, msg)
 	h.logger.InfoContext(ctx, "webhook rejected", "session_id", d.SessionID, "kind", d.Kind,
 		"partner_code", d.PartnerCode, "env", d.Env, "status", status, "reason", reason)
 	writeJSON(w, status, pay1st.ErrorBody{ErrorMessage: msg, ErrorCode: code, SessionID: d.SessionID})
@@ -206,6 +208,7 @@ func (h *WebhookHandler) paymentEvents(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if msg := h.authenticate(r, env, body); msg != "" {
+		setRejectReason(ctx, authRejection(env.AuthMode))
 		h.reject(ctx, w, d, http.StatusUnauthorized, pay1st.CodeUnauthorized, msg)
 		return
 	}
@@ -213,7 +216,7 @@ func (h *WebhookHandler) paymentEvents(w http.ResponseWriter, r *http.Request) {
 	if env.TenantStatus != tenant.StatusActive {
 		// Recorded, not acted on: Pay1st retries, and nothing is lost. Told
 		// only to an authenticated caller.
-		h.reject(ctx, w, d, http.StatusServiceUnavailable, pay1st.CodeUnavailable, "tenant is suspended")
+		h.reject(ctx, w, d, http.StatusServiceUnavailable, pay1st.CodeUnavailable, msgSuspended)
 		return
 	}
 	ev, err := pay1st.ParsePaymentEvent(body)
@@ -247,6 +250,7 @@ func (h *WebhookHandler) paymentEvents(w http.ResponseWriter, r *http.Request) {
 	ack := Ack{Status: payment.VerdictAccepted, SessionID: d.SessionID, Reference: ev.Reference}
 	if res.Duplicate {
 		ack.Status = payment.VerdictDuplicate
+		markDuplicate(ctx)
 	}
 	h.logger.InfoContext(ctx, "payment event accepted", "session_id", d.SessionID, "partner_code", env.PartnerCode,
 		"env", env.Name, "reference", ev.Reference, "event_status", ev.Status, "duplicate", res.Duplicate,

@@ -516,11 +516,14 @@ const (
 
 // APIKey defines model for APIKey.
 type APIKey struct {
+	// CreatedAt When the key was created.
 	CreatedAt time.Time `json:"createdAt"`
 
 	// LastUsedAt When the key last authenticated a request, to the minute; absent if never.
 	LastUsedAt *time.Time `json:"lastUsedAt,omitempty"`
-	Name       string     `json:"name"`
+
+	// Name A label for people: what the key is for.
+	Name string `json:"name"`
 
 	// PartnerCode The tenant of a tenant key.
 	PartnerCode *string `json:"partnerCode,omitempty"`
@@ -577,8 +580,10 @@ type ActivatePluginInputBody struct {
 // ActivePlugin defines model for ActivePlugin.
 type ActivePlugin struct {
 	// ActivatedAt When that activation happened.
-	ActivatedAt *time.Time              `json:"activatedAt,omitempty"`
-	Description *PluginDescription      `json:"description,omitempty"`
+	ActivatedAt *time.Time         `json:"activatedAt,omitempty"`
+	Description *PluginDescription `json:"description,omitempty"`
+
+	// Environment The environment.
 	Environment ActivePluginEnvironment `json:"environment"`
 	Plugin      Plugin                  `json:"plugin"`
 
@@ -589,7 +594,7 @@ type ActivePlugin struct {
 	SettingNames []string `json:"settingNames"`
 }
 
-// ActivePluginEnvironment defines model for ActivePlugin.Environment.
+// ActivePluginEnvironment The environment.
 type ActivePluginEnvironment string
 
 // AuditActor defines model for AuditActor.
@@ -609,7 +614,9 @@ type AuditEntry struct {
 	// Action <resource>.<verb>, e.g. tenant.create, tenant.update, tenant.suspend, api_key.create, api_key.revoke.
 	Action string     `json:"action"`
 	Actor  AuditActor `json:"actor"`
-	At     time.Time  `json:"at"`
+
+	// At When the change was committed.
+	At time.Time `json:"at"`
 
 	// Details What changed. Never a secret: a changed credential is named, not shown.
 	Details map[string]interface{} `json:"details"`
@@ -635,11 +642,18 @@ type AuditList struct {
 
 // Bundle defines model for Bundle.
 type Bundle struct {
-	CreatedAt       time.Time         `json:"createdAt"`
-	DigitalCurrency DigitalCurrency   `json:"digitalCurrency"`
-	Environment     BundleEnvironment `json:"environment"`
-	Id              int64             `json:"id"`
-	Name            string            `json:"name"`
+	// CreatedAt When it was created.
+	CreatedAt       time.Time       `json:"createdAt"`
+	DigitalCurrency DigitalCurrency `json:"digitalCurrency"`
+
+	// Environment The environment whose catalog holds it.
+	Environment BundleEnvironment `json:"environment"`
+
+	// Id The bundle's id, unique across environments.
+	Id int64 `json:"id"`
+
+	// Name Shown to players in the Carry1st Shop.
+	Name string `json:"name"`
 
 	// Pay1stProductBundleId Pay1st's productBundleId for this bundle, once it exists in the Pay1st Console; unique in the environment. The Summary Webhook names the bundle by it.
 	Pay1stProductBundleId *int64 `json:"pay1stProductBundleId,omitempty"`
@@ -654,17 +668,21 @@ type Bundle struct {
 	Quantity string `json:"quantity"`
 
 	// Sku The studio's SKU, Pay1st's productBundleExternalId: unique in the environment.
-	Sku       string    `json:"sku"`
+	Sku string `json:"sku"`
+
+	// UpdatedAt When it last changed.
 	UpdatedAt time.Time `json:"updatedAt"`
 }
 
-// BundleEnvironment defines model for Bundle.Environment.
+// BundleEnvironment The environment whose catalog holds it.
 type BundleEnvironment string
 
 // BundleBody defines model for BundleBody.
 type BundleBody struct {
 	DigitalCurrency DigitalCurrency `json:"digitalCurrency"`
-	Name            string          `json:"name"`
+
+	// Name Shown to players in the Carry1st Shop.
+	Name string `json:"name"`
 
 	// Pay1stProductBundleId Pay1st's productBundleId for this bundle, once it exists in the Pay1st Console; unique in the environment. The Summary Webhook names the bundle by it.
 	Pay1stProductBundleId *int64 `json:"pay1stProductBundleId,omitempty"`
@@ -693,17 +711,25 @@ type BundleList struct {
 
 // Checklist defines model for Checklist.
 type Checklist struct {
+	// Done Steps done.
 	Done int64 `json:"done"`
 
 	// EstimatedDaysLeft Sum of the estimates of the steps not done.
-	EstimatedDaysLeft string           `json:"estimatedDaysLeft"`
-	PartnerCode       string           `json:"partnerCode"`
-	Steps             *[]ChecklistStep `json:"steps"`
-	Total             int64            `json:"total"`
+	EstimatedDaysLeft string `json:"estimatedDaysLeft"`
+
+	// PartnerCode The tenant.
+	PartnerCode string `json:"partnerCode"`
+
+	// Steps Every step, in the checklist's order.
+	Steps *[]ChecklistStep `json:"steps"`
+
+	// Total Steps in all.
+	Total int64 `json:"total"`
 }
 
 // ChecklistList defines model for ChecklistList.
 type ChecklistList struct {
+	// Items One checklist per tenant, in partnerCode order.
 	Items *[]Checklist `json:"items"`
 
 	// NextCursor Pass as cursor for the next page; absent on the last page.
@@ -719,13 +745,19 @@ type ChecklistStep struct {
 	EstimatedDays string `json:"estimatedDays"`
 
 	// Key Stable identifier of the step.
-	Key  string  `json:"key"`
+	Key string `json:"key"`
+
+	// Note A person's note on the step; absent when none.
 	Note *string `json:"note,omitempty"`
 
 	// Observed How partnerhub sees this step done; absent for steps only a person can mark.
-	Observed       *string             `json:"observed,omitempty"`
-	Responsibility string              `json:"responsibility"`
-	Status         ChecklistStepStatus `json:"status"`
+	Observed *string `json:"observed,omitempty"`
+
+	// Responsibility Who does the step, in Pay1st's checklist.
+	Responsibility string `json:"responsibility"`
+
+	// Status Where the step stands.
+	Status ChecklistStepStatus `json:"status"`
 
 	// Task What the step asks for, from Pay1st's Shop integration checklist.
 	Task string `json:"task"`
@@ -734,7 +766,7 @@ type ChecklistStep struct {
 	UpdatedAt *time.Time `json:"updatedAt,omitempty"`
 }
 
-// ChecklistStepStatus defines model for ChecklistStep.Status.
+// ChecklistStepStatus Where the step stands.
 type ChecklistStepStatus string
 
 // CreateOperatorKeyInputBody defines model for CreateOperatorKeyInputBody.
@@ -750,7 +782,9 @@ type CreateTenantInputBody struct {
 
 	// ContactName Who to talk to at the studio.
 	ContactName *string `json:"contactName,omitempty"`
-	Name        string  `json:"name"`
+
+	// Name The studio's display name.
+	Name string `json:"name"`
 
 	// PartnerCode Pay1st partnerCode: lower-case letters, digits, '-' and '_', 2 to 64 characters.
 	PartnerCode string `json:"partnerCode"`
@@ -773,6 +807,7 @@ type CreateTenantKeyInputBodyRole string
 
 // CreatedAPIKey defines model for CreatedAPIKey.
 type CreatedAPIKey struct {
+	// CreatedAt When the key was created.
 	CreatedAt time.Time `json:"createdAt"`
 
 	// Key The API key. Returned once, here only: store it now. partnerhub keeps only its hash.
@@ -780,7 +815,9 @@ type CreatedAPIKey struct {
 
 	// LastUsedAt When the key last authenticated a request, to the minute; absent if never.
 	LastUsedAt *time.Time `json:"lastUsedAt,omitempty"`
-	Name       string     `json:"name"`
+
+	// Name A label for people: what the key is for.
+	Name string `json:"name"`
 
 	// PartnerCode The tenant of a tenant key.
 	PartnerCode *string `json:"partnerCode,omitempty"`
@@ -810,20 +847,32 @@ type CreatedOrder struct {
 	Amount string `json:"amount"`
 
 	// CheckoutUrl Where to send the customer to pay. It carries a Pay1st access token: hand it to that customer only, do not log it. Valid while the token is (about an hour); the same request again answers a fresh one.
-	CheckoutUrl  string                  `json:"checkoutUrl"`
-	CountryCode  string                  `json:"countryCode"`
-	CreatedAt    time.Time               `json:"createdAt"`
-	CurrencyCode string                  `json:"currencyCode"`
-	Customer     OrderCustomer           `json:"customer"`
-	Environment  CreatedOrderEnvironment `json:"environment"`
+	CheckoutUrl string `json:"checkoutUrl"`
+
+	// CountryCode ISO 3166-1 alpha-2 of the customer's country.
+	CountryCode string `json:"countryCode"`
+
+	// CreatedAt When partnerhub stored the order (before calling Pay1st).
+	CreatedAt time.Time `json:"createdAt"`
+
+	// CurrencyCode ISO 4217 of the amount.
+	CurrencyCode string        `json:"currencyCode"`
+	Customer     OrderCustomer `json:"customer"`
+
+	// Environment The environment the order was made in.
+	Environment CreatedOrderEnvironment `json:"environment"`
 
 	// Gateway Where the payment was created: Pay1st, or partnerhub's simulator.
 	Gateway CreatedOrderGateway `json:"gateway"`
-	Items   []OrderItem         `json:"items"`
+
+	// Items The priced lines, one per SKU.
+	Items []OrderItem `json:"items"`
 
 	// LastError Why the last call to Pay1st failed, in Pay1st's words.
-	LastError        *string `json:"lastError,omitempty"`
-	PartnerReference string  `json:"partnerReference"`
+	LastError *string `json:"lastError,omitempty"`
+
+	// PartnerReference Your reference for the order, as given at creation.
+	PartnerReference string `json:"partnerReference"`
 
 	// PaymentStatus The payment's status as Pay1st's webhooks told it; absent before the first.
 	PaymentStatus *string `json:"paymentStatus,omitempty"`
@@ -832,11 +881,13 @@ type CreatedOrder struct {
 	Reference *string `json:"reference,omitempty"`
 
 	// Status creating: Pay1st has not confirmed it yet (repeat the request to retry). created: Pay1st answered with its reference (or its webhook told it). unknown: an earlier call got no answer and Pay1st then refused the request: the payment may exist, but nobody has its checkout link; partnerhub never asks Pay1st again: use a new partnerReference (a webhook may still make it created). failed: Pay1st refused it (lastError says why); repeat to retry. flagged: Pay1st's answer and its webhook disagree on the reference; its payments are held for an operator.
-	Status    CreatedOrderStatus `json:"status"`
-	UpdatedAt time.Time          `json:"updatedAt"`
+	Status CreatedOrderStatus `json:"status"`
+
+	// UpdatedAt When the order last changed.
+	UpdatedAt time.Time `json:"updatedAt"`
 }
 
-// CreatedOrderEnvironment defines model for CreatedOrder.Environment.
+// CreatedOrderEnvironment The environment the order was made in.
 type CreatedOrderEnvironment string
 
 // CreatedOrderGateway Where the payment was created: Pay1st, or partnerhub's simulator.
@@ -851,9 +902,13 @@ type CreatedTenant struct {
 	ContactEmail string `json:"contactEmail"`
 
 	// ContactName Who to talk to at the studio; empty when unknown.
-	ContactName string    `json:"contactName"`
-	CreatedAt   time.Time `json:"createdAt"`
-	Name        string    `json:"name"`
+	ContactName string `json:"contactName"`
+
+	// CreatedAt When the tenant was created.
+	CreatedAt time.Time `json:"createdAt"`
+
+	// Name The studio's display name.
+	Name string `json:"name"`
 
 	// PartnerCode The studio's Pay1st partnerCode; identifies the tenant in every URL.
 	PartnerCode string `json:"partnerCode"`
@@ -865,8 +920,10 @@ type CreatedTenant struct {
 	StagingSigningKey string `json:"stagingSigningKey"`
 
 	// Status A suspended tenant's Pay1st endpoints answer 503 (and still record what arrives).
-	Status    CreatedTenantStatus `json:"status"`
-	UpdatedAt time.Time           `json:"updatedAt"`
+	Status CreatedTenantStatus `json:"status"`
+
+	// UpdatedAt When the tenant last changed.
+	UpdatedAt time.Time `json:"updatedAt"`
 }
 
 // CreatedTenantStatus A suspended tenant's Pay1st endpoints answer 503 (and still record what arrives).
@@ -888,39 +945,50 @@ type Delivery struct {
 
 	// Headers The recorded headers (never Authorization or cookies).
 	Headers map[string]string `json:"headers"`
-	Id      int64             `json:"id"`
-	Kind    DeliveryKind      `json:"kind"`
+
+	// Id The delivery's id: get-delivery takes it.
+	Id int64 `json:"id"`
+
+	// Kind Which endpoint received it (reconcile: Pay1st's answer to a reconciliation query).
+	Kind DeliveryKind `json:"kind"`
 
 	// PartnerCode As received in the path (it may name no tenant).
 	PartnerCode string `json:"partnerCode"`
 
 	// Reason Why it was rejected, or marked duplicate.
-	Reason     *string   `json:"reason,omitempty"`
+	Reason *string `json:"reason,omitempty"`
+
+	// ReceivedAt When the request arrived.
 	ReceivedAt time.Time `json:"receivedAt"`
 
 	// Reference The payment reference, once the body was read.
-	Reference  *string `json:"reference,omitempty"`
-	RemoteAddr string  `json:"remoteAddr"`
+	Reference *string `json:"reference,omitempty"`
+
+	// RemoteAddr The TCP peer address (the one the IP allow-list checks).
+	RemoteAddr string `json:"remoteAddr"`
 
 	// SessionId The sessionId partnerhub answered with.
 	SessionId string `json:"sessionId"`
 
 	// StatusCode The HTTP status partnerhub answered.
-	StatusCode int64           `json:"statusCode"`
-	Verdict    DeliveryVerdict `json:"verdict"`
+	StatusCode int64 `json:"statusCode"`
+
+	// Verdict accepted: recorded and acted on; duplicate: already recorded, nothing changed; rejected: refused (reason says why).
+	Verdict DeliveryVerdict `json:"verdict"`
 }
 
 // DeliveryBodyEncoding base64 when the body is not valid UTF-8.
 type DeliveryBodyEncoding string
 
-// DeliveryKind defines model for Delivery.Kind.
+// DeliveryKind Which endpoint received it (reconcile: Pay1st's answer to a reconciliation query).
 type DeliveryKind string
 
-// DeliveryVerdict defines model for Delivery.Verdict.
+// DeliveryVerdict accepted: recorded and acted on; duplicate: already recorded, nothing changed; rejected: refused (reason says why).
 type DeliveryVerdict string
 
 // DeliveryList defines model for DeliveryList.
 type DeliveryList struct {
+	// Items Deliveries, newest first.
 	Items *[]Delivery `json:"items"`
 
 	// NextCursor Pass as cursor for the next (older) page; absent on the last page.
@@ -929,7 +997,10 @@ type DeliveryList struct {
 
 // DigitalCurrency defines model for DigitalCurrency.
 type DigitalCurrency struct {
+	// Code The currency's code in the game.
 	Code string `json:"code"`
+
+	// Name The currency's display name.
 	Name string `json:"name"`
 }
 
@@ -955,33 +1026,45 @@ type Environment struct {
 	Credentials        EnvironmentCredentials `json:"credentials"`
 
 	// IpAllowList CIDRs payment events may come from, checked against the TCP peer address; empty means any.
-	IpAllowList []string        `json:"ipAllowList"`
-	Name        EnvironmentName `json:"name"`
-	UpdatedAt   time.Time       `json:"updatedAt"`
+	IpAllowList []string `json:"ipAllowList"`
+
+	// Name The environment.
+	Name EnvironmentName `json:"name"`
+
+	// UpdatedAt When its settings last changed.
+	UpdatedAt time.Time `json:"updatedAt"`
 }
 
 // EnvironmentAuthMode How Payment Webhook Events are authenticated: signature (X-SIGNATURE and X-TIMESTAMP with the Signing Key), token (?token= in the Webhook URL) or none (staging only).
 type EnvironmentAuthMode string
 
-// EnvironmentName defines model for Environment.Name.
+// EnvironmentName The environment.
 type EnvironmentName string
 
 // EnvironmentCredentials defines model for EnvironmentCredentials.
 type EnvironmentCredentials struct {
 	// ApiKeySet Whether the Pay1st API Key is set.
-	ApiKeySet       bool       `json:"apiKeySet"`
+	ApiKeySet bool `json:"apiKeySet"`
+
+	// ApiKeyUpdatedAt When the API Key last changed; absent when not set.
 	ApiKeyUpdatedAt *time.Time `json:"apiKeyUpdatedAt,omitempty"`
 
 	// ApiSecretSet Whether the Pay1st API Secret is set.
-	ApiSecretSet       bool       `json:"apiSecretSet"`
+	ApiSecretSet bool `json:"apiSecretSet"`
+
+	// ApiSecretUpdatedAt When the API Secret last changed; absent when not set.
 	ApiSecretUpdatedAt *time.Time `json:"apiSecretUpdatedAt,omitempty"`
 
 	// BasicAuthPasswordSet Whether the Basic Auth password is set.
-	BasicAuthPasswordSet       bool       `json:"basicAuthPasswordSet"`
+	BasicAuthPasswordSet bool `json:"basicAuthPasswordSet"`
+
+	// BasicAuthPasswordUpdatedAt When the Basic Auth password last changed; absent when not set.
 	BasicAuthPasswordUpdatedAt *time.Time `json:"basicAuthPasswordUpdatedAt,omitempty"`
 
 	// BasicAuthUsernameSet Whether the Basic Auth username (Summary webhook signature, User Info webhook) is set.
-	BasicAuthUsernameSet       bool       `json:"basicAuthUsernameSet"`
+	BasicAuthUsernameSet bool `json:"basicAuthUsernameSet"`
+
+	// BasicAuthUsernameUpdatedAt When the Basic Auth username last changed; absent when not set.
 	BasicAuthUsernameUpdatedAt *time.Time `json:"basicAuthUsernameUpdatedAt,omitempty"`
 
 	// PreviousSigningKeyValidUntil Until when the replaced Signing Key still verifies (rotation grace period); absent when none does.
@@ -991,11 +1074,15 @@ type EnvironmentCredentials struct {
 	PreviousWebhookTokenValidUntil *time.Time `json:"previousWebhookTokenValidUntil,omitempty"`
 
 	// SigningKeySet Whether the Signing Key is set; without it, signature mode refuses every event.
-	SigningKeySet       bool       `json:"signingKeySet"`
+	SigningKeySet bool `json:"signingKeySet"`
+
+	// SigningKeyUpdatedAt When the Signing Key last changed (set or rotated); absent when not set.
 	SigningKeyUpdatedAt *time.Time `json:"signingKeyUpdatedAt,omitempty"`
 
 	// WebhookTokenSet Whether a webhook token exists (token mode only).
-	WebhookTokenSet       bool       `json:"webhookTokenSet"`
+	WebhookTokenSet bool `json:"webhookTokenSet"`
+
+	// WebhookTokenUpdatedAt When the webhook token last changed (set or rotated); absent when none exists.
 	WebhookTokenUpdatedAt *time.Time `json:"webhookTokenUpdatedAt,omitempty"`
 }
 
@@ -1007,9 +1094,14 @@ type EnvironmentList struct {
 
 // ErrorBody defines model for ErrorBody.
 type ErrorBody struct {
-	ErrorCode    string `json:"errorCode"`
+	// ErrorCode A stable code for the error (INVALID_FIELD, UNAUTHORIZED, ...).
+	ErrorCode string `json:"errorCode"`
+
+	// ErrorMessage What went wrong, for a person.
 	ErrorMessage string `json:"errorMessage"`
-	SessionId    string `json:"sessionId"`
+
+	// SessionId Identifies the delivery in partnerhub's records and logs.
+	SessionId string `json:"sessionId"`
 }
 
 // ErrorDetail defines model for ErrorDetail.
@@ -1048,31 +1140,43 @@ type ErrorModel struct {
 // Fulfilment defines model for Fulfilment.
 type Fulfilment struct {
 	// Attempts Plugin calls made, over every retry: retries keep the history.
-	Attempts    int64                 `json:"attempts"`
-	CreatedAt   time.Time             `json:"createdAt"`
+	Attempts int64 `json:"attempts"`
+
+	// CreatedAt When the record was created (the payment became SUCCESSFUL, or was refunded).
+	CreatedAt time.Time `json:"createdAt"`
+
+	// Environment The payment's environment.
 	Environment FulfilmentEnvironment `json:"environment"`
 
 	// Id The record's id: retry-fulfilment takes it.
 	Id int64 `json:"id"`
 
 	// Kind fulfil credits the purchase; reverse takes it back after a refund or chargeback.
-	Kind      FulfilmentKind `json:"kind"`
-	LastError *string        `json:"lastError,omitempty"`
+	Kind FulfilmentKind `json:"kind"`
+
+	// LastError Why the last attempt failed; plugin settings are redacted.
+	LastError *string `json:"lastError,omitempty"`
 
 	// PaymentStatus The payment's current status.
 	PaymentStatus string `json:"paymentStatus"`
 
 	// Reference The payment's Pay1st reference.
-	Reference       string  `json:"reference"`
+	Reference string `json:"reference"`
+
+	// ResultReference The game's reference for the credit, as the plugin returned it.
 	ResultReference *string `json:"resultReference,omitempty"`
 
 	// State failed: rejected by the plugin, out of attempts, or its job ended without an outcome (lastError says so); retry-fulfilment queues it again.
-	State       FulfilmentState `json:"state"`
-	SucceededAt *time.Time      `json:"succeededAt,omitempty"`
-	UpdatedAt   time.Time       `json:"updatedAt"`
+	State FulfilmentState `json:"state"`
+
+	// SucceededAt When the plugin succeeded; absent until then.
+	SucceededAt *time.Time `json:"succeededAt,omitempty"`
+
+	// UpdatedAt When the record last changed.
+	UpdatedAt time.Time `json:"updatedAt"`
 }
 
-// FulfilmentEnvironment defines model for Fulfilment.Environment.
+// FulfilmentEnvironment The payment's environment.
 type FulfilmentEnvironment string
 
 // FulfilmentKind fulfil credits the purchase; reverse takes it back after a refund or chargeback.
@@ -1101,6 +1205,7 @@ type HealthOutputBodyStatus string
 
 // IntegrationURL defines model for IntegrationURL.
 type IntegrationURL struct {
+	// Description What the field is for.
 	Description string `json:"description"`
 
 	// Key Stable identifier of the entry.
@@ -1118,36 +1223,51 @@ type IntegrationURLKey string
 
 // IntegrationURLs defines model for IntegrationURLs.
 type IntegrationURLs struct {
-	AuthMode    IntegrationURLsAuthMode    `json:"authMode"`
+	// AuthMode The environment's auth mode, which decides the Webhook URL's form.
+	AuthMode IntegrationURLsAuthMode `json:"authMode"`
+
+	// Environment The environment these URLs belong to.
 	Environment IntegrationURLsEnvironment `json:"environment"`
 
 	// Urls The Pay1st Console's webhook and callback fields, in its order, then the Shop's Summary and User Info webhooks.
 	Urls *[]IntegrationURL `json:"urls"`
 }
 
-// IntegrationURLsAuthMode defines model for IntegrationURLs.AuthMode.
+// IntegrationURLsAuthMode The environment's auth mode, which decides the Webhook URL's form.
 type IntegrationURLsAuthMode string
 
-// IntegrationURLsEnvironment defines model for IntegrationURLs.Environment.
+// IntegrationURLsEnvironment The environment these URLs belong to.
 type IntegrationURLsEnvironment string
 
 // Order defines model for Order.
 type Order struct {
 	// Amount The total, exact: the sum of price × quantity. A payment webhook with another amount or currency puts the payment on hold.
-	Amount       string           `json:"amount"`
-	CountryCode  string           `json:"countryCode"`
-	CreatedAt    time.Time        `json:"createdAt"`
-	CurrencyCode string           `json:"currencyCode"`
-	Customer     OrderCustomer    `json:"customer"`
-	Environment  OrderEnvironment `json:"environment"`
+	Amount string `json:"amount"`
+
+	// CountryCode ISO 3166-1 alpha-2 of the customer's country.
+	CountryCode string `json:"countryCode"`
+
+	// CreatedAt When partnerhub stored the order (before calling Pay1st).
+	CreatedAt time.Time `json:"createdAt"`
+
+	// CurrencyCode ISO 4217 of the amount.
+	CurrencyCode string        `json:"currencyCode"`
+	Customer     OrderCustomer `json:"customer"`
+
+	// Environment The environment the order was made in.
+	Environment OrderEnvironment `json:"environment"`
 
 	// Gateway Where the payment was created: Pay1st, or partnerhub's simulator.
 	Gateway OrderGateway `json:"gateway"`
-	Items   []OrderItem  `json:"items"`
+
+	// Items The priced lines, one per SKU.
+	Items []OrderItem `json:"items"`
 
 	// LastError Why the last call to Pay1st failed, in Pay1st's words.
-	LastError        *string `json:"lastError,omitempty"`
-	PartnerReference string  `json:"partnerReference"`
+	LastError *string `json:"lastError,omitempty"`
+
+	// PartnerReference Your reference for the order, as given at creation.
+	PartnerReference string `json:"partnerReference"`
 
 	// PaymentStatus The payment's status as Pay1st's webhooks told it; absent before the first.
 	PaymentStatus *string `json:"paymentStatus,omitempty"`
@@ -1156,11 +1276,13 @@ type Order struct {
 	Reference *string `json:"reference,omitempty"`
 
 	// Status creating: Pay1st has not confirmed it yet (repeat the request to retry). created: Pay1st answered with its reference (or its webhook told it). unknown: an earlier call got no answer and Pay1st then refused the request: the payment may exist, but nobody has its checkout link; partnerhub never asks Pay1st again: use a new partnerReference (a webhook may still make it created). failed: Pay1st refused it (lastError says why); repeat to retry. flagged: Pay1st's answer and its webhook disagree on the reference; its payments are held for an operator.
-	Status    OrderStatus `json:"status"`
-	UpdatedAt time.Time   `json:"updatedAt"`
+	Status OrderStatus `json:"status"`
+
+	// UpdatedAt When the order last changed.
+	UpdatedAt time.Time `json:"updatedAt"`
 }
 
-// OrderEnvironment defines model for Order.Environment.
+// OrderEnvironment The environment the order was made in.
 type OrderEnvironment string
 
 // OrderGateway Where the payment was created: Pay1st, or partnerhub's simulator.
@@ -1198,9 +1320,13 @@ type OrderItem struct {
 	DigitalCurrency DigitalCurrency `json:"digitalCurrency"`
 
 	// Price Price of one unit in the order's currency, exact, from the catalog when the order was made.
-	Price    string `json:"price"`
-	Quantity int64  `json:"quantity"`
-	Sku      string `json:"sku"`
+	Price string `json:"price"`
+
+	// Quantity How many of the bundle.
+	Quantity int64 `json:"quantity"`
+
+	// Sku The bundle's SKU.
+	Sku string `json:"sku"`
 
 	// Title The bundle's name when the order was made.
 	Title string `json:"title"`
@@ -1208,6 +1334,7 @@ type OrderItem struct {
 
 // OrderLine defines model for OrderLine.
 type OrderLine struct {
+	// Quantity How many of the bundle.
 	Quantity int64 `json:"quantity"`
 
 	// Sku A bundle's SKU in the environment's catalog.
@@ -1226,25 +1353,37 @@ type OrderList struct {
 // Payment defines model for Payment.
 type Payment struct {
 	// Amount orderAmount of the first event, an exact decimal in major units.
-	Amount      string `json:"amount"`
+	Amount string `json:"amount"`
+
+	// CountryCode ISO 3166-1 alpha-2 of the customer's country.
 	CountryCode string `json:"countryCode"`
 
 	// CreatedAt When partnerhub first heard of the payment; from/to filter on it.
 	CreatedAt time.Time `json:"createdAt"`
 
 	// CreatedDate Pay1st's createdDate.
-	CreatedDate  time.Time  `json:"createdDate"`
-	CurrencyCode string     `json:"currencyCode"`
-	CustomerId   int64      `json:"customerId"`
-	HeldAt       *time.Time `json:"heldAt,omitempty"`
-	HoldReason   *string    `json:"holdReason,omitempty"`
+	CreatedDate time.Time `json:"createdDate"`
+
+	// CurrencyCode ISO 4217 of the amount.
+	CurrencyCode string `json:"currencyCode"`
+
+	// CustomerId Pay1st's customer id.
+	CustomerId int64 `json:"customerId"`
+
+	// HeldAt When it was put on hold; absent when not held.
+	HeldAt *time.Time `json:"heldAt,omitempty"`
+
+	// HoldReason Why it is held; absent when not held.
+	HoldReason *string `json:"holdReason,omitempty"`
 
 	// OnHold Held for review: the amount or currency differed from what partnerhub expected. Nothing is fulfilled or reversed while held.
 	OnHold bool `json:"onHold"`
 
 	// PartnerReference The game's own order reference.
 	PartnerReference string `json:"partnerReference"`
-	PaymentMethod    string `json:"paymentMethod"`
+
+	// PaymentMethod How the customer paid, as Pay1st names it.
+	PaymentMethod string `json:"paymentMethod"`
 
 	// Reference Pay1st's payment reference: the payment's identity.
 	Reference string `json:"reference"`
@@ -1254,7 +1393,9 @@ type Payment struct {
 
 	// StatusUpdatedAt The updatedDate of the event that set the status.
 	StatusUpdatedAt time.Time `json:"statusUpdatedAt"`
-	UpdatedAt       time.Time `json:"updatedAt"`
+
+	// UpdatedAt When partnerhub last changed the payment.
+	UpdatedAt time.Time `json:"updatedAt"`
 }
 
 // PaymentAttempt defines model for PaymentAttempt.
@@ -1272,7 +1413,9 @@ type PaymentAttempt struct {
 	PluginId *int64 `json:"pluginId,omitempty"`
 
 	// Reason Why it failed or was released; plugin settings are redacted.
-	Reason    *string   `json:"reason,omitempty"`
+	Reason *string `json:"reason,omitempty"`
+
+	// StartedAt When the attempt began.
 	StartedAt time.Time `json:"startedAt"`
 }
 
@@ -1281,19 +1424,32 @@ type PaymentAttemptOutcome string
 
 // PaymentDelivery defines model for PaymentDelivery.
 type PaymentDelivery struct {
-	Id         int64                  `json:"id"`
-	Kind       PaymentDeliveryKind    `json:"kind"`
-	Reason     *string                `json:"reason,omitempty"`
-	ReceivedAt time.Time              `json:"receivedAt"`
-	SessionId  string                 `json:"sessionId"`
-	StatusCode int64                  `json:"statusCode"`
-	Verdict    PaymentDeliveryVerdict `json:"verdict"`
+	// Id The delivery's id: get-delivery shows its body and headers.
+	Id int64 `json:"id"`
+
+	// Kind Which endpoint received it (reconcile: Pay1st's answer to a reconciliation query).
+	Kind PaymentDeliveryKind `json:"kind"`
+
+	// Reason Why it was rejected, or marked duplicate.
+	Reason *string `json:"reason,omitempty"`
+
+	// ReceivedAt When partnerhub received it.
+	ReceivedAt time.Time `json:"receivedAt"`
+
+	// SessionId The sessionId partnerhub answered with.
+	SessionId string `json:"sessionId"`
+
+	// StatusCode The HTTP status partnerhub answered.
+	StatusCode int64 `json:"statusCode"`
+
+	// Verdict accepted: recorded and acted on; duplicate: already recorded; rejected: refused.
+	Verdict PaymentDeliveryVerdict `json:"verdict"`
 }
 
-// PaymentDeliveryKind defines model for PaymentDelivery.Kind.
+// PaymentDeliveryKind Which endpoint received it (reconcile: Pay1st's answer to a reconciliation query).
 type PaymentDeliveryKind string
 
-// PaymentDeliveryVerdict defines model for PaymentDelivery.Verdict.
+// PaymentDeliveryVerdict accepted: recorded and acted on; duplicate: already recorded; rejected: refused.
 type PaymentDeliveryVerdict string
 
 // PaymentEvent A Pay1st Payment Webhook Event. Every field is mandatory; unknown fields are accepted and kept.
@@ -1341,7 +1497,9 @@ type PaymentEvent struct {
 	Reference string `json:"reference"`
 
 	// Source Originating source.
-	Source string             `json:"source"`
+	Source string `json:"source"`
+
+	// Status The payment's status as of updatedDate; SUCCESSFUL queues fulfilment.
 	Status PaymentEventStatus `json:"status"`
 
 	// StatusCode Status code.
@@ -1354,7 +1512,7 @@ type PaymentEvent struct {
 	UpdatedDate time.Time `json:"updatedDate"`
 }
 
-// PaymentEventStatus defines model for PaymentEvent.Status.
+// PaymentEventStatus The payment's status as of updatedDate; SUCCESSFUL queues fulfilment.
 type PaymentEventStatus string
 
 // PaymentFulfilment defines model for PaymentFulfilment.
@@ -1366,13 +1524,19 @@ type PaymentFulfilment struct {
 	History *[]PaymentAttempt `json:"history"`
 
 	// Kind fulfil credits the purchase; reverse takes it back after a refund or chargeback.
-	Kind            PaymentFulfilmentKind `json:"kind"`
-	LastError       *string               `json:"lastError,omitempty"`
-	ResultReference *string               `json:"resultReference,omitempty"`
+	Kind PaymentFulfilmentKind `json:"kind"`
+
+	// LastError Why the last attempt failed; plugin settings are redacted.
+	LastError *string `json:"lastError,omitempty"`
+
+	// ResultReference The game's reference for the credit, as the plugin returned it.
+	ResultReference *string `json:"resultReference,omitempty"`
 
 	// State failed: rejected by the plugin or out of attempts; an operator decides.
-	State       PaymentFulfilmentState `json:"state"`
-	SucceededAt *time.Time             `json:"succeededAt,omitempty"`
+	State PaymentFulfilmentState `json:"state"`
+
+	// SucceededAt When the plugin succeeded; absent until then.
+	SucceededAt *time.Time `json:"succeededAt,omitempty"`
 }
 
 // PaymentFulfilmentKind fulfil credits the purchase; reverse takes it back after a refund or chargeback.
@@ -1417,34 +1581,46 @@ type PaymentReportState string
 // PaymentTimeline defines model for PaymentTimeline.
 type PaymentTimeline struct {
 	// Amount orderAmount of the first event, an exact decimal in major units.
-	Amount      string `json:"amount"`
+	Amount string `json:"amount"`
+
+	// CountryCode ISO 3166-1 alpha-2 of the customer's country.
 	CountryCode string `json:"countryCode"`
 
 	// CreatedAt When partnerhub first heard of the payment; from/to filter on it.
 	CreatedAt time.Time `json:"createdAt"`
 
 	// CreatedDate Pay1st's createdDate.
-	CreatedDate  time.Time `json:"createdDate"`
-	CurrencyCode string    `json:"currencyCode"`
-	CustomerId   int64     `json:"customerId"`
+	CreatedDate time.Time `json:"createdDate"`
+
+	// CurrencyCode ISO 4217 of the amount.
+	CurrencyCode string `json:"currencyCode"`
+
+	// CustomerId Pay1st's customer id.
+	CustomerId int64 `json:"customerId"`
 
 	// Deliveries Requests naming the reference, oldest first.
 	Deliveries *[]PaymentDelivery `json:"deliveries"`
 
 	// Events Oldest first, applied or not.
-	Events *[]PaymentEvent `json:"events"`
+	Events *[]TimelineEvent `json:"events"`
 
 	// Fulfilments fulfil, then reverse.
 	Fulfilments *[]PaymentFulfilment `json:"fulfilments"`
-	HeldAt      *time.Time           `json:"heldAt,omitempty"`
-	HoldReason  *string              `json:"holdReason,omitempty"`
+
+	// HeldAt When it was put on hold; absent when not held.
+	HeldAt *time.Time `json:"heldAt,omitempty"`
+
+	// HoldReason Why it is held; absent when not held.
+	HoldReason *string `json:"holdReason,omitempty"`
 
 	// OnHold Held for review: the amount or currency differed from what partnerhub expected. Nothing is fulfilled or reversed while held.
 	OnHold bool `json:"onHold"`
 
 	// PartnerReference The game's own order reference.
 	PartnerReference string `json:"partnerReference"`
-	PaymentMethod    string `json:"paymentMethod"`
+
+	// PaymentMethod How the customer paid, as Pay1st names it.
+	PaymentMethod string `json:"paymentMethod"`
 
 	// Reference Pay1st's payment reference: the payment's identity.
 	Reference string         `json:"reference"`
@@ -1457,7 +1633,9 @@ type PaymentTimeline struct {
 	StatusUpdatedAt time.Time `json:"statusUpdatedAt"`
 
 	// Truncated More than 500 events or deliveries: the newest are shown.
-	Truncated bool      `json:"truncated"`
+	Truncated bool `json:"truncated"`
+
+	// UpdatedAt When partnerhub last changed the payment.
 	UpdatedAt time.Time `json:"updatedAt"`
 }
 
@@ -1467,11 +1645,15 @@ type Plugin struct {
 	ActiveIn []string `json:"activeIn"`
 
 	// Arch Target GOARCH.
-	Arch      string    `json:"arch"`
+	Arch string `json:"arch"`
+
+	// CreatedAt When it was uploaded.
 	CreatedAt time.Time `json:"createdAt"`
 
 	// Id The plugin's id: activate it with PUT .../environments/{env}/plugin.
-	Id   int64  `json:"id"`
+	Id int64 `json:"id"`
+
+	// Name The name given at upload.
 	Name string `json:"name"`
 
 	// Os Target GOOS.
@@ -1481,7 +1663,9 @@ type Plugin struct {
 	Sha256 string `json:"sha256"`
 
 	// Size Bytes.
-	Size    int64  `json:"size"`
+	Size int64 `json:"size"`
+
+	// Version The version given at upload; unique per name.
 	Version string `json:"version"`
 }
 
@@ -1511,6 +1695,7 @@ type PluginList struct {
 
 // PluginSettings defines model for PluginSettings.
 type PluginSettings struct {
+	// Environment The environment.
 	Environment PluginSettingsEnvironment `json:"environment"`
 
 	// Names The settings' names, sorted. Values are write-only.
@@ -1520,7 +1705,7 @@ type PluginSettings struct {
 	UpdatedAt *time.Time `json:"updatedAt,omitempty"`
 }
 
-// PluginSettingsEnvironment defines model for PluginSettings.Environment.
+// PluginSettingsEnvironment The environment.
 type PluginSettingsEnvironment string
 
 // PluginSettingsBody defines model for PluginSettingsBody.
@@ -1544,24 +1729,34 @@ type Price struct {
 // Product defines model for Product.
 type Product struct {
 	// Countries ISO 3166-1 alpha-2 codes, upper case, of the countries the product is enabled in; each once. Bundles may be priced only in these.
-	Countries   []string           `json:"countries"`
-	CreatedAt   time.Time          `json:"createdAt"`
-	Description *string            `json:"description,omitempty"`
+	Countries []string `json:"countries"`
+
+	// CreatedAt When it was created.
+	CreatedAt time.Time `json:"createdAt"`
+
+	// Description Optional longer text about the product.
+	Description *string `json:"description,omitempty"`
+
+	// Environment The environment whose catalog holds it.
 	Environment ProductEnvironment `json:"environment"`
 
 	// FulfilmentMethod plugin: players are credited through the environment's active fulfilment plugin. manual: the studio fulfils by itself.
 	FulfilmentMethod ProductFulfilmentMethod `json:"fulfilmentMethod"`
-	Id               int64                   `json:"id"`
+
+	// Id The product's id, unique across environments.
+	Id int64 `json:"id"`
 
 	// ImageUrl Absolute https URL of the product's image (http is accepted in staging). Omit until there is one.
 	ImageUrl *string `json:"imageUrl,omitempty"`
 
 	// Name Shown to players in the Carry1st Shop.
-	Name      string    `json:"name"`
+	Name string `json:"name"`
+
+	// UpdatedAt When it last changed.
 	UpdatedAt time.Time `json:"updatedAt"`
 }
 
-// ProductEnvironment defines model for Product.Environment.
+// ProductEnvironment The environment whose catalog holds it.
 type ProductEnvironment string
 
 // ProductFulfilmentMethod plugin: players are credited through the environment's active fulfilment plugin. manual: the studio fulfils by itself.
@@ -1570,8 +1765,10 @@ type ProductFulfilmentMethod string
 // ProductBody defines model for ProductBody.
 type ProductBody struct {
 	// Countries ISO 3166-1 alpha-2 codes, upper case, of the countries the product is enabled in; each once. Bundles may be priced only in these.
-	Countries   []string `json:"countries"`
-	Description *string  `json:"description,omitempty"`
+	Countries []string `json:"countries"`
+
+	// Description Optional longer text about the product.
+	Description *string `json:"description,omitempty"`
 
 	// FulfilmentMethod plugin: players are credited through the environment's active fulfilment plugin. manual: the studio fulfils by itself.
 	FulfilmentMethod ProductBodyFulfilmentMethod `json:"fulfilmentMethod"`
@@ -1598,27 +1795,34 @@ type ProductList struct {
 // Promotion defines model for Promotion.
 type Promotion struct {
 	// Applied False for a dry run, and when production already equalled staging.
-	Applied bool               `json:"applied"`
+	Applied bool `json:"applied"`
+
+	// Changes Every difference, in the order it is applied.
 	Changes *[]PromotionChange `json:"changes"`
-	DryRun  bool               `json:"dryRun"`
+
+	// DryRun True when nothing was changed: the changes are what would happen.
+	DryRun bool `json:"dryRun"`
 }
 
 // PromotionChange defines model for PromotionChange.
 type PromotionChange struct {
+	// Action What promotion does to production for it.
 	Action PromotionChangeAction `json:"action"`
 
 	// Fields For updates, the fields that differ.
 	Fields *[]string `json:"fields"`
 
 	// Key The product's name, the bundle's SKU, or the setting's field name (callbackSuccessUrl, ipAllowList, activePlugin, ...).
-	Key  string              `json:"key"`
+	Key string `json:"key"`
+
+	// Kind What differs: a product, a bundle, or an environment setting.
 	Kind PromotionChangeKind `json:"kind"`
 }
 
-// PromotionChangeAction defines model for PromotionChange.Action.
+// PromotionChangeAction What promotion does to production for it.
 type PromotionChangeAction string
 
-// PromotionChangeKind defines model for PromotionChange.Kind.
+// PromotionChangeKind What differs: a product, a bundle, or an environment setting.
 type PromotionChangeKind string
 
 // PromotionInputBody defines model for PromotionInputBody.
@@ -1636,28 +1840,40 @@ type ReleaseHoldInputBody struct {
 // ReleaseHoldOutputBody defines model for ReleaseHoldOutputBody.
 type ReleaseHoldOutputBody struct {
 	// Amount orderAmount of the first event, an exact decimal in major units.
-	Amount      string `json:"amount"`
+	Amount string `json:"amount"`
+
+	// CountryCode ISO 3166-1 alpha-2 of the customer's country.
 	CountryCode string `json:"countryCode"`
 
 	// CreatedAt When partnerhub first heard of the payment; from/to filter on it.
 	CreatedAt time.Time `json:"createdAt"`
 
 	// CreatedDate Pay1st's createdDate.
-	CreatedDate  time.Time `json:"createdDate"`
-	CurrencyCode string    `json:"currencyCode"`
-	CustomerId   int64     `json:"customerId"`
+	CreatedDate time.Time `json:"createdDate"`
+
+	// CurrencyCode ISO 4217 of the amount.
+	CurrencyCode string `json:"currencyCode"`
+
+	// CustomerId Pay1st's customer id.
+	CustomerId int64 `json:"customerId"`
 
 	// FulfilQueued The payment is SUCCESSFUL: its fulfilment was queued.
-	FulfilQueued bool       `json:"fulfilQueued"`
-	HeldAt       *time.Time `json:"heldAt,omitempty"`
-	HoldReason   *string    `json:"holdReason,omitempty"`
+	FulfilQueued bool `json:"fulfilQueued"`
+
+	// HeldAt When it was put on hold; absent when not held.
+	HeldAt *time.Time `json:"heldAt,omitempty"`
+
+	// HoldReason Why it is held; absent when not held.
+	HoldReason *string `json:"holdReason,omitempty"`
 
 	// OnHold Held for review: the amount or currency differed from what partnerhub expected. Nothing is fulfilled or reversed while held.
 	OnHold bool `json:"onHold"`
 
 	// PartnerReference The game's own order reference.
 	PartnerReference string `json:"partnerReference"`
-	PaymentMethod    string `json:"paymentMethod"`
+
+	// PaymentMethod How the customer paid, as Pay1st names it.
+	PaymentMethod string `json:"paymentMethod"`
 
 	// Reference Pay1st's payment reference: the payment's identity.
 	Reference string `json:"reference"`
@@ -1670,13 +1886,18 @@ type ReleaseHoldOutputBody struct {
 
 	// StatusUpdatedAt The updatedDate of the event that set the status.
 	StatusUpdatedAt time.Time `json:"statusUpdatedAt"`
-	UpdatedAt       time.Time `json:"updatedAt"`
+
+	// UpdatedAt When partnerhub last changed the payment.
+	UpdatedAt time.Time `json:"updatedAt"`
 }
 
 // ReportedProduct defines model for ReportedProduct.
 type ReportedProduct struct {
-	Quantity int64  `json:"quantity"`
-	Sku      string `json:"sku"`
+	// Quantity How many were fulfilled.
+	Quantity int64 `json:"quantity"`
+
+	// Sku The bundle's SKU.
+	Sku string `json:"sku"`
 }
 
 // RetryFulfilmentsInputBody defines model for RetryFulfilmentsInputBody.
@@ -1714,7 +1935,10 @@ type RetryFulfilmentsOutputBody struct {
 
 // RetrySkipped defines model for RetrySkipped.
 type RetrySkipped struct {
-	Id     int64  `json:"id"`
+	// Id The fulfilment record left alone.
+	Id int64 `json:"id"`
+
+	// Reason Why it was not retried.
 	Reason string `json:"reason"`
 }
 
@@ -1739,6 +1963,7 @@ type RotatedWebhookToken struct {
 
 // SetChecklistStepInputBody defines model for SetChecklistStepInputBody.
 type SetChecklistStepInputBody struct {
+	// Note A note for the people following onboarding; empty clears it.
 	Note *string `json:"note,omitempty"`
 
 	// Status A step partnerhub observes done stays done whatever is set here.
@@ -1772,9 +1997,14 @@ type Summary struct {
 	Amount float32 `json:"amount"`
 
 	// Currency ISO 4217 (the protocol names it currency).
-	Currency        string `json:"currency"`
+	Currency string `json:"currency"`
+
+	// DigitalCurrency The in-game currency credited.
 	DigitalCurrency struct {
+		// Code Its code in the game.
 		Code string `json:"code"`
+
+		// Name Its display name.
 		Name string `json:"name"`
 	} `json:"digitalCurrency"`
 
@@ -1806,9 +2036,13 @@ type Tenant struct {
 	ContactEmail string `json:"contactEmail"`
 
 	// ContactName Who to talk to at the studio; empty when unknown.
-	ContactName string    `json:"contactName"`
-	CreatedAt   time.Time `json:"createdAt"`
-	Name        string    `json:"name"`
+	ContactName string `json:"contactName"`
+
+	// CreatedAt When the tenant was created.
+	CreatedAt time.Time `json:"createdAt"`
+
+	// Name The studio's display name.
+	Name string `json:"name"`
 
 	// PartnerCode The studio's Pay1st partnerCode; identifies the tenant in every URL.
 	PartnerCode string `json:"partnerCode"`
@@ -1817,8 +2051,10 @@ type Tenant struct {
 	PartnerId int64 `json:"partnerId"`
 
 	// Status A suspended tenant's Pay1st endpoints answer 503 (and still record what arrives).
-	Status    TenantStatus `json:"status"`
-	UpdatedAt time.Time    `json:"updatedAt"`
+	Status TenantStatus `json:"status"`
+
+	// UpdatedAt When the tenant last changed.
+	UpdatedAt time.Time `json:"updatedAt"`
 }
 
 // TenantStatus A suspended tenant's Pay1st endpoints answer 503 (and still record what arrives).
@@ -1835,21 +2071,32 @@ type TenantList struct {
 
 // TestTransaction defines model for TestTransaction.
 type TestTransaction struct {
-	CountryCode      string    `json:"countryCode"`
-	CreatedAt        time.Time `json:"createdAt"`
-	PartnerReference string    `json:"partnerReference"`
-	PlayerId         int64     `json:"playerId"`
+	// CountryCode ISO 3166-1 alpha-2 of the purchase's country.
+	CountryCode string `json:"countryCode"`
+
+	// CreatedAt When it was started.
+	CreatedAt time.Time `json:"createdAt"`
+
+	// PartnerReference The test transaction's reference, as given at creation (also the order's).
+	PartnerReference string `json:"partnerReference"`
+
+	// PlayerId The player the plugin credited.
+	PlayerId int64 `json:"playerId"`
 
 	// Reference The payment's reference at the simulator; get-payment shows its timeline.
 	Reference *string `json:"reference,omitempty"`
-	Sku       string  `json:"sku"`
+
+	// Sku The staging bundle bought.
+	Sku string `json:"sku"`
 
 	// Status succeeded: every step ok, and the checklist step staging_test is done. failed: the failed step's detail says why. pending: the wait (PARTNERHUB_TEST_TRANSACTION_TIMEOUT) ended first; repeat the request to resume. running: another request is running it.
 	Status TestTransactionStatus `json:"status"`
 
 	// Steps In the order they ran; the run stops at the first step that is not ok.
-	Steps     []TestTransactionStep `json:"steps"`
-	UpdatedAt time.Time             `json:"updatedAt"`
+	Steps []TestTransactionStep `json:"steps"`
+
+	// UpdatedAt When it last progressed.
+	UpdatedAt time.Time `json:"updatedAt"`
 }
 
 // TestTransactionStatus succeeded: every step ok, and the checklist step staging_test is done. failed: the failed step's detail says why. pending: the wait (PARTNERHUB_TEST_TRANSACTION_TIMEOUT) ended first; repeat the request to resume. running: another request is running it.
@@ -1875,8 +2122,11 @@ type TestTransactionBody struct {
 
 // TestTransactionStep defines model for TestTransactionStep.
 type TestTransactionStep struct {
-	At     time.Time `json:"at"`
-	Detail string    `json:"detail"`
+	// At When the step ended (or the wait did).
+	At time.Time `json:"at"`
+
+	// Detail What happened, in words.
+	Detail string `json:"detail"`
 
 	// Name credentials: staging's Pay1st credentials are set. simulator: the simulator knows the tenant by them. order: create-order at the simulator gateway. payment: the simulator paid and sent signed events. webhook: partnerhub verified and recorded the payment SUCCESSFUL. fulfilment: the plugin credited the player. report: the simulator accepted the fulfilment report.
 	Name TestTransactionStepName `json:"name"`
@@ -1890,6 +2140,30 @@ type TestTransactionStepName string
 
 // TestTransactionStepResult pending: not done when the wait ended.
 type TestTransactionStepResult string
+
+// TimelineEvent defines model for TimelineEvent.
+type TimelineEvent struct {
+	// Applied It became the payment's status when it arrived. An older event is kept but not applied.
+	Applied bool `json:"applied"`
+
+	// DeliveryId The delivery that carried it; absent once retention deleted it.
+	DeliveryId *int64 `json:"deliveryId,omitempty"`
+
+	// FlagReason Why it was flagged; absent when not flagged.
+	FlagReason *string `json:"flagReason,omitempty"`
+
+	// Flagged Newer than the status, but a move the transition table forbids (e.g. PENDING after SUCCESSFUL): recorded, not applied.
+	Flagged bool `json:"flagged"`
+
+	// ReceivedAt When partnerhub received it.
+	ReceivedAt time.Time `json:"receivedAt"`
+
+	// Status The status the event carried.
+	Status string `json:"status"`
+
+	// UpdatedDate The event's updatedDate: what orders the events of one payment.
+	UpdatedDate time.Time `json:"updatedDate"`
+}
 
 // UpdateEnvironmentInputBody defines model for UpdateEnvironmentInputBody.
 type UpdateEnvironmentInputBody struct {
@@ -1949,9 +2223,13 @@ type UpdatedEnvironment struct {
 	Credentials        EnvironmentCredentials `json:"credentials"`
 
 	// IpAllowList CIDRs payment events may come from, checked against the TCP peer address; empty means any.
-	IpAllowList []string               `json:"ipAllowList"`
-	Name        UpdatedEnvironmentName `json:"name"`
-	UpdatedAt   time.Time              `json:"updatedAt"`
+	IpAllowList []string `json:"ipAllowList"`
+
+	// Name The environment.
+	Name UpdatedEnvironmentName `json:"name"`
+
+	// UpdatedAt When its settings last changed.
+	UpdatedAt time.Time `json:"updatedAt"`
 
 	// WebhookToken Present only when this change switched to token mode: the new webhook token. Returned once, here only.
 	WebhookToken *string `json:"webhookToken,omitempty"`
@@ -1963,7 +2241,7 @@ type UpdatedEnvironment struct {
 // UpdatedEnvironmentAuthMode How Payment Webhook Events are authenticated: signature (X-SIGNATURE and X-TIMESTAMP with the Signing Key), token (?token= in the Webhook URL) or none (staging only).
 type UpdatedEnvironmentAuthMode string
 
-// UpdatedEnvironmentName defines model for UpdatedEnvironment.Name.
+// UpdatedEnvironmentName The environment.
 type UpdatedEnvironmentName string
 
 // UserInfo A known player, as the game's plugin confirms it.
@@ -2010,6 +2288,7 @@ type CustomerReturnParamsOutcome string
 
 // ReceiveSummaryParams defines parameters for ReceiveSummary.
 type ReceiveSummaryParams struct {
+	// XSIGNATURE Lowercase hex HMAC-SHA256 of the trimmed body, keyed with base64(username:password) of the environment's Basic Auth credentials.
 	XSIGNATURE string `json:"X-SIGNATURE"`
 }
 
@@ -2080,10 +2359,14 @@ type ListChecklistsParams struct {
 type ListAllDeliveriesParams struct {
 	// PartnerCode As received in the path: finds calls for codes no tenant has.
 	PartnerCode *string `form:"partnerCode,omitempty" json:"partnerCode,omitempty"`
-	Env         *string `form:"env,omitempty" json:"env,omitempty"`
+
+	// Env Only deliveries to this environment (staging or production).
+	Env *string `form:"env,omitempty" json:"env,omitempty"`
 
 	// Kind Only this endpoint's deliveries (reconcile: Pay1st's answers to reconciliation's queries).
-	Kind    *ListAllDeliveriesParamsKind    `form:"kind,omitempty" json:"kind,omitempty"`
+	Kind *ListAllDeliveriesParamsKind `form:"kind,omitempty" json:"kind,omitempty"`
+
+	// Verdict Only deliveries with this verdict.
 	Verdict *ListAllDeliveriesParamsVerdict `form:"verdict,omitempty" json:"verdict,omitempty"`
 
 	// Reference Only deliveries about this payment reference.
@@ -2159,7 +2442,9 @@ type ListBundlesParams struct {
 // ListDeliveriesParams defines parameters for ListDeliveries.
 type ListDeliveriesParams struct {
 	// Kind Only this endpoint's deliveries (reconcile: Pay1st's answers to reconciliation's queries).
-	Kind    *ListDeliveriesParamsKind    `form:"kind,omitempty" json:"kind,omitempty"`
+	Kind *ListDeliveriesParamsKind `form:"kind,omitempty" json:"kind,omitempty"`
+
+	// Verdict Only deliveries with this verdict.
 	Verdict *ListDeliveriesParamsVerdict `form:"verdict,omitempty" json:"verdict,omitempty"`
 
 	// Reference Only deliveries about this payment reference.
@@ -2208,9 +2493,13 @@ type ListPaymentsParams struct {
 	From *time.Time `form:"from,omitempty" json:"from,omitempty"`
 
 	// To First heard of (createdAt) before (RFC 3339).
-	To               *time.Time `form:"to,omitempty" json:"to,omitempty"`
-	Reference        *string    `form:"reference,omitempty" json:"reference,omitempty"`
-	PartnerReference *string    `form:"partnerReference,omitempty" json:"partnerReference,omitempty"`
+	To *time.Time `form:"to,omitempty" json:"to,omitempty"`
+
+	// Reference Only the payment with this Pay1st reference.
+	Reference *string `form:"reference,omitempty" json:"reference,omitempty"`
+
+	// PartnerReference Only payments of the order with this partnerReference.
+	PartnerReference *string `form:"partnerReference,omitempty" json:"partnerReference,omitempty"`
 
 	// CustomerId Only this customer's payments; 0 or absent: all.
 	CustomerId *int64 `form:"customerId,omitempty" json:"customerId,omitempty"`

@@ -17,6 +17,7 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/riverqueue/river/rivertype"
+	"go.opentelemetry.io/otel/metric"
 
 	"github.com/partnerhub/partnerhub/pay1st"
 	"github.com/partnerhub/partnerhub/payment"
@@ -88,6 +89,9 @@ type Deps struct {
 	// Gateways are the Pay1st Gateway clients (fulfilment reports,
 	// reconciliation); nil when none is configured.
 	Gateways *pay1st.Gateways
+	// MeterProvider receives job and queue metrics (metrics.go); none when
+	// nil.
+	MeterProvider metric.MeterProvider
 }
 
 // NewClient returns a River client that works partnerhub's jobs. Start it
@@ -140,6 +144,7 @@ func NewClient(deps Deps, cfg Config) (*river.Client[pgx.Tx], error) {
 		}
 		periodic = append(periodic, reconcilePeriodic(rc.Interval))
 	}
+	spans := newRecentSpans()
 	client, err := river.NewClient(riverpgxv5.New(deps.Pool), &river.Config{
 		// The overflow queue drains tenants over their cap at their cap's
 		// pace: a cap running and a cap waiting in process to take over
@@ -161,12 +166,17 @@ func NewClient(deps Deps, cfg Config) (*river.Client[pgx.Tx], error) {
 		MaxAttempts:          cfg.MaxAttempts,
 		JobTimeout:           cfg.JobTimeout,
 		RescueStuckJobsAfter: cfg.RescueAfter,
-		Logger:               deps.Logger,
-		// Each job runs in a span continuing its queuer's trace (trace.go).
-		Middleware: []rivertype.Middleware{newTracing()},
+		// River's lines about a job carry its trace too (tracelog.go).
+		Logger: riverLogger(deps.Logger, spans),
+		// Each job runs in a span continuing its queuer's trace (trace.go),
+		// and is counted and timed inside it (metrics.go).
+		Middleware: []rivertype.Middleware{newTracing(spans), newMetering(deps.MeterProvider)},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("jobs: river client: %w", err)
+	}
+	if err := registerQueueGauges(deps.MeterProvider, deps.Pool, deps.Logger); err != nil {
+		return nil, fmt.Errorf("jobs: queue metrics: %w", err)
 	}
 	return client, nil
 }
@@ -184,7 +194,7 @@ type Enqueuer struct{ client *river.Client[pgx.Tx] }
 func NewEnqueuer(pool *pgxpool.Pool, cfg Config, logger *slog.Logger) (*Enqueuer, error) {
 	client, err := river.NewClient(riverpgxv5.New(pool), &river.Config{
 		FetchCooldown: river.FetchCooldownMin, MaxAttempts: cfg.MaxAttempts, Logger: logger,
-		Middleware: []rivertype.Middleware{newTracing()}, // jobs carry their trace (trace.go)
+		Middleware: []rivertype.Middleware{newTracing(nil)}, // jobs carry their trace (trace.go)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("jobs: river insert client: %w", err)

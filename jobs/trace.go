@@ -33,6 +33,9 @@ const maxSpanStatus = 500
 type tracing struct {
 	river.MiddlewareDefaults
 	tracer trace.Tracer
+	// spans, when set, keeps each attempt's span for River's own log
+	// lines about the job (tracelog.go).
+	spans *recentSpans
 }
 
 var (
@@ -40,8 +43,8 @@ var (
 	_ rivertype.WorkerMiddleware    = (*tracing)(nil)
 )
 
-func newTracing() *tracing {
-	return &tracing{tracer: otel.Tracer("github.com/partnerhub/partnerhub/jobs")}
+func newTracing(spans *recentSpans) *tracing {
+	return &tracing{tracer: otel.Tracer("github.com/partnerhub/partnerhub/jobs"), spans: spans}
 }
 
 // InsertMany stamps ctx's trace context on jobs that carry none yet. A job
@@ -74,6 +77,7 @@ func (m *tracing) Work(ctx context.Context, job *rivertype.JobRow, doInner func(
 			attribute.Int("river.job.attempt", job.Attempt),
 		))
 	defer span.End()
+	m.spans.put(job.ID, span.SpanContext())
 	err := doInner(ctx)
 	var snooze *rivertype.JobSnoozeError
 	switch {

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"go.opentelemetry.io/otel/metric"
 )
 
 // Defaults of ClientConfig. Pay1st documents none of these; they are ours.
@@ -112,6 +114,9 @@ type ClientConfig struct {
 	Logger *slog.Logger
 	// Now is the clock (X-TIMESTAMP, token age); time.Now when nil.
 	Now func() time.Time
+	// MeterProvider receives the client's metrics (metrics.go); none when
+	// nil.
+	MeterProvider metric.MeterProvider
 }
 
 // Client calls one Pay1st environment's Gateway API on behalf of any number
@@ -119,11 +124,12 @@ type ClientConfig struct {
 // are cached per Credentials. It is the one part of package pay1st with I/O.
 // Safe for concurrent use.
 type Client struct {
-	cfg    ClientConfig
-	base   *url.URL
-	http   *http.Client
-	logger *slog.Logger
-	tokens tokenCache
+	cfg     ClientConfig
+	base    *url.URL
+	http    *http.Client
+	logger  *slog.Logger
+	tokens  tokenCache
+	metrics clientMetrics
 }
 
 // NewClient checks cfg and fills its defaults.
@@ -157,7 +163,7 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	c := &Client{cfg: cfg, base: base, http: hc, logger: logger}
+	c := &Client{cfg: cfg, base: base, http: hc, logger: logger, metrics: newClientMetrics(cfg.MeterProvider)}
 	c.tokens.entries = map[tokenKey]*tokenEntry{}
 	return c, nil
 }
@@ -237,6 +243,7 @@ func (c *Client) do(ctx context.Context, creds Credentials, cl call) ([]byte, er
 func (c *Client) retry(ctx context.Context, cl call, sign func(*http.Request)) ([]byte, error) {
 	var last error
 	for attempt := 1; ; attempt++ {
+		began := time.Now()
 		body, err := c.once(ctx, cl, sign)
 		if cl.auth == nil && err != nil && retryable(err) {
 			if sc := callScopeOf(ctx); sc != nil {
@@ -245,11 +252,13 @@ func (c *Client) retry(ctx context.Context, cl call, sign func(*http.Request)) (
 		}
 		timedOut := cl.noResendOnTimeout && errors.Is(err, context.DeadlineExceeded)
 		if err == nil || !retryable(err) || attempt >= c.cfg.MaxAttempts || ctx.Err() != nil || timedOut {
+			c.metrics.attempted(ctx, cl.op, time.Since(began), err, false)
 			if err != nil && ctx.Err() != nil && !errors.Is(err, ctx.Err()) {
 				err = fmt.Errorf("%w (after: %w)", ctx.Err(), err)
 			}
 			return body, err
 		}
+		c.metrics.attempted(ctx, cl.op, time.Since(began), err, true)
 		last = err
 		delay := c.backoff(attempt)
 		c.logger.WarnContext(ctx, "pay1st call failed; retrying", "op", cl.op, "attempt", attempt,

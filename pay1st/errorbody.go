@@ -3,9 +3,9 @@ package pay1st
 // ErrorBody is the error body partners return to Pay1st with a 4xx status
 // (protocol §6), and the one partnerhub's Pay1st-facing endpoints use.
 type ErrorBody struct {
-	ErrorMessage string `json:"errorMessage"`
-	ErrorCode    string `json:"errorCode"`
-	SessionID    string `json:"sessionId"`
+	ErrorMessage string `json:"errorMessage" doc:"What went wrong, for a person."`
+	ErrorCode    string `json:"errorCode" doc:"A stable code for the error (INVALID_FIELD, UNAUTHORIZED, ...)."`
+	SessionID    string `json:"sessionId" doc:"Identifies the delivery in partnerhub's records and logs."`
 }
 
 // Error codes partnerhub puts in ErrorBody.ErrorCode. They are part of the

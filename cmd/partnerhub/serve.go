@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"go.opentelemetry.io/otel/metric"
 
 	"github.com/partnerhub/partnerhub/api"
 	"github.com/partnerhub/partnerhub/internal/config"
@@ -85,14 +86,14 @@ func migrate(ctx context.Context, cfg config.Config, logger *slog.Logger) error 
 
 // newGateways builds the Pay1st Gateway client of each environment that
 // has a base URL configured; the others have none (pay1st.ErrNoGateway).
-func newGateways(cfg config.Config, logger *slog.Logger) (*pay1st.Gateways, error) {
+func newGateways(cfg config.Config, logger *slog.Logger, mp metric.MeterProvider) (*pay1st.Gateways, error) {
 	client := func(env, base, checkout string) (*pay1st.Client, error) {
 		if base == "" {
 			return nil, nil
 		}
 		c, err := pay1st.NewClient(pay1st.ClientConfig{BaseURL: base, CheckoutBaseURL: checkout,
 			Timeout: cfg.Pay1stTimeout, MaxAttempts: cfg.Pay1stMaxAttempts, TokenLifetime: cfg.Pay1stTokenLifetime,
-			Logger: logger.With("env", env)})
+			Logger: logger.With("env", env), MeterProvider: mp})
 		if err != nil {
 			return nil, fmt.Errorf("%w: Pay1st %s gateway: %w", config.ErrInvalid, env, err)
 		}
@@ -125,6 +126,15 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, ready fu
 		return err
 	}
 	defer pool.Close()
+	// One meter provider, injected into each component (none records
+	// anything unless /metrics or an OTEL_* exporter is configured). Shut
+	// down (a last OTLP push reads the queue) before the pool closes.
+	metrics, err := telemetry.NewMetrics(ctx, telemetry.MetricsConfig{Version: version(),
+		Prometheus: cfg.MetricsListen != "", Getenv: os.Getenv, Logger: logger})
+	if err != nil {
+		return err
+	}
+	defer func() { _ = metrics.Shutdown(context.WithoutCancel(ctx)) }()
 	box, err := seal.New(cfg.SecretKey)
 	if err != nil {
 		return err
@@ -202,7 +212,7 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, ready fu
 	if svc.sim != nil && cfg.Simulator == config.SimulatorStaging {
 		cfg.Pay1stStagingURL, cfg.Pay1stStagingCheckoutURL = svc.sim.srv.URL, ""
 	}
-	if svc.gateways, err = newGateways(cfg, logger.With("component", "pay1st")); err != nil {
+	if svc.gateways, err = newGateways(cfg, logger.With("component", "pay1st"), metrics.Provider); err != nil {
 		return err
 	}
 	var tests *stagingtest.Service
@@ -249,7 +259,8 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, ready fu
 			Processes:   uint64(cfg.PluginMaxProcs),
 			OpenFiles:   uint64(cfg.PluginMaxFiles),
 		},
-		Logger: logger.With("component", "plugins"),
+		Logger:        logger.With("component", "plugins"),
+		MeterProvider: metrics.Provider,
 	}, svc.plugins)
 	if err != nil {
 		return err
@@ -258,7 +269,7 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, ready fu
 
 	worker, err := jobs.NewClient(jobs.Deps{
 		Pool: pool, Tenants: svc.tenants, Payments: svc.payments, Plugins: svc.plugins, Host: pluginHost,
-		Logger: logger.With("component", "jobs"), Gateways: svc.gateways,
+		Logger: logger.With("component", "jobs"), Gateways: svc.gateways, MeterProvider: metrics.Provider,
 	}, jobsCfg)
 	if err != nil {
 		return err
@@ -273,7 +284,7 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, ready fu
 		PluginLimits: api.PluginLimits{UploadMinRate: cfg.PluginUploadMinRate, UploadTimeout: cfg.PluginUploadTimeout,
 			ActivateTimeout: cfg.PluginActivateTimeout},
 		RateLimitPerTenant: float64(cfg.RateLimitPerTenant), RateLimitBurst: cfg.RateLimitBurst,
-		TestTransactions: tests,
+		TestTransactions: tests, MeterProvider: metrics.Provider,
 	})
 	srv := &http.Server{
 		Handler:           handler,
@@ -287,6 +298,18 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, ready fu
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
+	}
+	if h := metrics.Handler(); h != nil {
+		stopMetrics, err := serveMetrics(cfg.MetricsListen, h, logger)
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		defer func() {
+			stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			defer cancel()
+			_ = stopMetrics(stopCtx)
+		}()
 	}
 	svc.sim.deliverTo(ln.Addr())
 	// Not ctx: River treats a cancelled start context as StopAndCancel, which

@@ -9,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"net/url"
 	"strconv"
 	"strings"
@@ -29,6 +30,7 @@ type Config struct {
 	OperatorKey     string // bootstrap operator API key, stored hashed at start
 	LogFormat       string // text or json
 	LogLevel        string // debug, info, warn, error
+	MetricsListen   string // separate listener for /metrics; empty: none
 	MaxBodyBytes    int64
 	SignatureWindow time.Duration
 	SigningKeyGrace time.Duration // how long a replaced Signing Key or webhook token still verifies
@@ -141,6 +143,8 @@ var settings = []Setting{
 		set: func(c *Config, v string) error { c.LogFormat = v; return oneOf(v, "json", "text") }},
 	{Env: "PARTNERHUB_LOG_LEVEL", Flag: "log-level", Default: "info", Usage: "Log level: debug, info, warn or error.",
 		set: func(c *Config, v string) error { c.LogLevel = v; return oneOf(v, "debug", "info", "warn", "error") }},
+	{Env: "PARTNERHUB_METRICS_LISTEN", Flag: "metrics-listen", Usage: "Address of a separate HTTP listener serving Prometheus metrics at /metrics (e.g. 127.0.0.1:9464, or :9464 for a scraper on the network). Empty: no /metrics (metrics then go only to an exporter the OTEL_* variables name, if any). Never on PARTNERHUB_LISTEN: the scrape names every tenant (partnerCode) and its volumes; expose this port to your scraper only.",
+		set: func(c *Config, v string) error { c.MetricsListen = v; return optionalHostPort(v) }},
 	{Env: "PARTNERHUB_MAX_BODY_BYTES", Flag: "max-body-bytes", Default: "1048576", Usage: "Largest request body accepted on Pay1st-facing endpoints (1 KiB - 64 MiB); larger gets 413.",
 		set: func(c *Config, v string) error {
 			n, err := intIn(v, 1<<10, 64<<20)
@@ -511,6 +515,17 @@ func (c *Config) setSecretKey(v string) error {
 func nonEmpty(v string) error {
 	if strings.TrimSpace(v) == "" {
 		return errors.New("must not be empty")
+	}
+	return nil
+}
+
+// optionalHostPort accepts "" or a listen address with a port.
+func optionalHostPort(v string) error {
+	if v == "" {
+		return nil
+	}
+	if _, port, err := net.SplitHostPort(v); err != nil || port == "" {
+		return fmt.Errorf("%q is not a host:port listen address", v)
 	}
 	return nil
 }

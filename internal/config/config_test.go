@@ -30,6 +30,7 @@ func TestLoadDefaults(t *testing.T) {
 	require.Equal(t, 3*time.Second, c.UserInfoTimeout)
 	require.Equal(t, 200, c.RateLimitPerTenant)
 	require.Equal(t, 400, c.RateLimitBurst)
+	require.Empty(t, c.MetricsListen, "no /metrics unless asked for")
 	require.Equal(t, 2*time.Millisecond, c.IngestBatchWait)
 	require.Equal(t, 64, c.IngestBatchMax)
 	require.ErrorIs(t, c.RequireServe(), config.ErrInvalid, "serve needs a database and a secret key")
@@ -71,6 +72,7 @@ func TestLoadRejectsBadValues(t *testing.T) {
 		{"PARTNERHUB_SIGNING_KEY_GRACE", "-1s", "outside"},
 		{"PARTNERHUB_SIGNING_KEY_GRACE", "1d", "not a duration"},
 		{"PARTNERHUB_LOG_FORMAT", "xml", "not one of"},
+		{"PARTNERHUB_METRICS_LISTEN", "9464", "host:port"},
 		{"PARTNERHUB_PUBLIC_URL", "hub.example.com", "absolute"},
 		{"PARTNERHUB_JOB_WORKERS", "-1", "outside"},
 		{"PARTNERHUB_LISTEN", " ", "empty"},

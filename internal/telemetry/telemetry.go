@@ -6,14 +6,12 @@ package telemetry
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 
 	"go.opentelemetry.io/contrib/exporters/autoexport"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/propagation"
-	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	semconv "go.opentelemetry.io/otel/semconv/v1.26.0"
@@ -40,19 +38,20 @@ func Enabled(getenv func(string) string) (traces, metrics bool) {
 		on("OTEL_METRICS_EXPORTER", "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT")
 }
 
-// Setup installs tracer and meter providers as the process's OpenTelemetry
-// providers when the environment (getenv) enables them, and always the W3C
-// trace context propagator. With traces off, spans still get IDs for the
+// Setup installs a tracer provider as the process's OpenTelemetry provider
+// when the environment (getenv) enables traces, and always the W3C trace
+// context propagator. Metrics are NewMetrics's: a provider that is injected,
+// not installed. With traces off, spans still get IDs for the
 // logs (installIDsOnly). The returned function flushes and stops them.
 // The exporters themselves read the OTEL_* variables from the process.
 func Setup(ctx context.Context, version string, getenv func(string) string, logger *slog.Logger) (func(context.Context) error, error) {
 	otel.SetTextMapPropagator(propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{}))
-	traces, metrics := Enabled(getenv)
+	traces, _ := Enabled(getenv)
 	var idsOnly func(context.Context) error
 	if !traces && getenv("OTEL_SDK_DISABLED") != "true" {
 		idsOnly = installIDsOnly()
 	}
-	if !traces && !metrics {
+	if !traces {
 		return func(ctx context.Context) error {
 			if idsOnly != nil {
 				return idsOnly(ctx)
@@ -65,36 +64,14 @@ func Setup(ctx context.Context, version string, getenv func(string) string, logg
 	if err != nil {
 		return nil, fmt.Errorf("telemetry resource: %w", err)
 	}
-	var shutdowns []func(context.Context) error
-	if idsOnly != nil {
-		shutdowns = append(shutdowns, idsOnly)
+	exp, err := autoexport.NewSpanExporter(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("telemetry span exporter: %w", err)
 	}
-	if traces {
-		exp, err := autoexport.NewSpanExporter(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("telemetry span exporter: %w", err)
-		}
-		tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(exp), sdktrace.WithResource(res))
-		otel.SetTracerProvider(tp)
-		shutdowns = append(shutdowns, tp.Shutdown)
-	}
-	if metrics {
-		reader, err := autoexport.NewMetricReader(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("telemetry metric reader: %w", err)
-		}
-		mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader), sdkmetric.WithResource(res))
-		otel.SetMeterProvider(mp)
-		shutdowns = append(shutdowns, mp.Shutdown)
-	}
-	logger.InfoContext(ctx, "telemetry enabled", "traces", traces, "metrics", metrics)
-	return func(ctx context.Context) error {
-		var errs []error
-		for _, s := range shutdowns {
-			errs = append(errs, s(ctx))
-		}
-		return errors.Join(errs...)
-	}, nil
+	tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(exp), sdktrace.WithResource(res))
+	otel.SetTracerProvider(tp)
+	logger.InfoContext(ctx, "tracing enabled")
+	return tp.Shutdown, nil
 }
 
 // installIDsOnly installs, unless a program installed an SDK tracer

@@ -53,8 +53,11 @@ func call[T any](ctx context.Context, c *client, op string, fn func(context.Cont
 	if err := h.begin(inst); err != nil {
 		return fail(err)
 	}
+	began := time.Now()
 	out, err := fn(ctx)
-	if err = h.end(ctx, inst, err); err != nil {
+	err = h.end(ctx, inst, err)
+	h.metrics.called(ctx, inst.key, op, time.Since(began), err)
+	if err != nil {
 		return fail(err)
 	}
 	return out, nil

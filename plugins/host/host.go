@@ -37,6 +37,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"go.opentelemetry.io/otel/metric"
 )
 
 // Defaults for Config's zero values.
@@ -99,6 +101,8 @@ type Config struct {
 
 	Limits Limits       // resource limits of each plugin process
 	Logger *slog.Logger // nil discards
+	// MeterProvider receives the host's metrics (metrics.go); none when nil.
+	MeterProvider metric.MeterProvider
 }
 
 // Limits are the resource limits (setrlimit) of each plugin process, applied
@@ -183,6 +187,8 @@ type Host struct {
 	fetching map[string]chan struct{} // binaries being fetched, closed when done: one fetch per binary
 	fetches  chan struct{}            // capacity MaxFetches
 
+	metrics hostMetrics
+
 	bg            sync.WaitGroup  // starts, stops, exit watchers and the idle reaper, so Close can wait for them
 	closing       context.Context // cancelled by Close: ends every wait in Get and the idle reaper
 	cancelClosing context.CancelFunc
@@ -251,6 +257,9 @@ func New(cfg Config, src BlobSource) (*Host, error) {
 		pins:     map[string]int{},
 		fetching: map[string]chan struct{}{},
 		fetches:  make(chan struct{}, cfg.MaxFetches),
+	}
+	if h.metrics, err = newHostMetrics(cfg.MeterProvider, h); err != nil {
+		return nil, fmt.Errorf("host: metrics: %w", err)
 	}
 	h.closing, h.cancelClosing = context.WithCancel(context.Background())
 	h.pruneCache()

@@ -168,6 +168,7 @@ func (h *Host) Get(ctx context.Context, key Key) (sdk.Plugin, error) {
 		return nil, err
 	}
 	inst, err := h.start(ctx, key, bin, dir, id)
+	h.metrics.started(ctx, key, err)
 	if err != nil {
 		h.unpin(key.SHA256)
 		h.mu.Lock()
@@ -268,7 +269,8 @@ func (h *Host) reserve(ctx context.Context) error {
 		}
 		wait := h.change
 		if victim := h.lruIdleLocked(); victim != nil {
-			h.log.Info("evicting least recently used plugin process", "partner_code", victim.key.PartnerCode,
+			// ctx: the eviction is logged in the trace of the call that needs room.
+			h.log.InfoContext(ctx, "evicting least recently used plugin process", "partner_code", victim.key.PartnerCode,
 				"env", victim.key.Env, "pid", victim.pid, "idle", time.Since(victim.lastUsed).Round(time.Millisecond))
 			h.stopLocked(victim, "evicted: pool full")
 			wait = victim.reaped
@@ -355,6 +357,7 @@ func (h *Host) watch(inst *instance) {
 		}
 		inst.crashErr = fmt.Errorf("%w: %s pid %d: %s", ErrCrashed, inst.name(), inst.pid, status)
 		inst.slot.failLocked(inst.version, inst.crashErr, h.cfg)
+		h.metrics.crashed(inst.key)
 	}
 	failures := inst.slot.failures
 	h.broadcastLocked()

@@ -45,7 +45,8 @@ func (h *Host) start(ctx context.Context, key Key, bin, dir string, id ident) (*
 			return nil, fmt.Errorf("%w: cached %s: %w", ErrChecksum, bin, err)
 		}
 		r = nil
-		c = plugin.NewClient(h.clientConfig(bin, dir, id, log, &r))
+		// go-plugin re-logs the plugin's stderr: its settings are redacted there.
+		c = plugin.NewClient(h.clientConfig(bin, dir, id, redactingLogger(log, key.Settings), &r))
 		rpc, err = c.Client()
 		if err == nil {
 			break

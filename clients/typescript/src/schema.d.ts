@@ -3139,24 +3139,12 @@ export interface components {
          *       ],
          *       "events": [
          *         {
-         *           "countryCode": "NG",
-         *           "createdDate": "2026-03-17T10:14:02Z",
-         *           "currencyCode": "USD",
-         *           "customerId": 77,
-         *           "ipAddress": "203.0.113.7",
-         *           "message": "Approved",
-         *           "orderAmount": 4.99,
-         *           "partnerCode": "acme-games",
-         *           "partnerId": 1042,
-         *           "partnerReference": "order-8812",
-         *           "partnerWebhookUrl": "https://hub.example.com/pay1st/production/acme-games/payment-events",
-         *           "paymentMethod": "CARD",
-         *           "platform": "WEB",
-         *           "reference": "C-1795274958-P",
-         *           "source": "GATEWAY",
+         *           "applied": false,
+         *           "deliveryId": 1207,
+         *           "flagReason": "transition SUCCESSFUL -> PENDING is not allowed",
+         *           "flagged": false,
+         *           "receivedAt": "2026-03-17T10:15:30Z",
          *           "status": "SUCCESSFUL",
-         *           "statusCode": 0,
-         *           "taxPercentage": 7.5,
          *           "updatedDate": "2026-03-17T10:15:30Z"
          *         }
          *       ],
@@ -3240,7 +3228,7 @@ export interface components {
             /** @description Requests naming the reference, oldest first. */
             deliveries: components["schemas"]["PaymentDelivery"][] | null;
             /** @description Oldest first, applied or not. */
-            events: components["schemas"]["PaymentEvent"][] | null;
+            events: components["schemas"]["TimelineEvent"][] | null;
             /** @description fulfil, then reverse. */
             fulfilments: components["schemas"]["PaymentFulfilment"][] | null;
             /**
@@ -4288,6 +4276,49 @@ export interface components {
              * @enum {string}
              */
             result: "ok" | "failed" | "pending";
+        };
+        /**
+         * @example {
+         *       "applied": false,
+         *       "deliveryId": 1207,
+         *       "flagReason": "transition SUCCESSFUL -> PENDING is not allowed",
+         *       "flagged": false,
+         *       "receivedAt": "2026-03-17T10:15:30Z",
+         *       "status": "SUCCESSFUL",
+         *       "updatedDate": "2026-03-17T10:15:30Z"
+         *     }
+         */
+        TimelineEvent: {
+            /** @description It became the payment's status when it arrived. An older event is kept but not applied. */
+            applied: boolean;
+            /**
+             * Format: int64
+             * @description The delivery that carried it; absent once retention deleted it.
+             * @example 1207
+             */
+            deliveryId?: number;
+            /**
+             * @description Why it was flagged; absent when not flagged.
+             * @example transition SUCCESSFUL -> PENDING is not allowed
+             */
+            flagReason?: string;
+            /** @description Newer than the status, but a move the transition table forbids (e.g. PENDING after SUCCESSFUL): recorded, not applied. */
+            flagged: boolean;
+            /**
+             * Format: date-time
+             * @description When partnerhub received it.
+             */
+            receivedAt: string;
+            /**
+             * @description The status the event carried.
+             * @example SUCCESSFUL
+             */
+            status: string;
+            /**
+             * Format: date-time
+             * @description The event's updatedDate: what orders the events of one payment.
+             */
+            updatedDate: string;
         };
         /**
          * @example {

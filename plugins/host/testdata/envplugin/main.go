@@ -8,12 +8,14 @@
 //     until the call's deadline; anything else is fulfilled.
 //   - Describe reports the protocol version found in a file named
 //     "protocol" in its working directory, if any (default 1).
-//   - Configure refuses the setting "fail".
+//   - Configure refuses the setting "fail", and logs the setting "echo" to
+//     its stderr, in its message and as attributes (a careless plugin).
 package main
 
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"os"
 	"strconv"
 	"strings"
@@ -22,6 +24,10 @@ import (
 )
 
 type envPlugin struct{ sdk.Unimplemented }
+
+// stderr is the process's real stderr, taken before sdk.Serve (go-plugin
+// then swaps os.Stderr for its own stream), as sdk.NewLogger asks.
+var stderr = os.Stderr
 
 func (envPlugin) Describe(context.Context) (sdk.Description, error) {
 	version := uint32(sdk.ProtocolVersion)
@@ -39,6 +45,10 @@ func (envPlugin) Describe(context.Context) (sdk.Description, error) {
 func (envPlugin) Configure(_ context.Context, req sdk.ConfigureRequest) error {
 	if _, ok := req.Settings["fail"]; ok {
 		return errors.New("setting fail: refused")
+	}
+	if v, ok := req.Settings["echo"]; ok {
+		sdk.NewLogger(stderr, slog.LevelInfo).Info("configured with echo="+v, "echo", v, "settings", req.Settings)
+		_, _ = stderr.WriteString("plain line with echo=" + v + "\n")
 	}
 	return nil
 }
