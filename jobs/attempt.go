@@ -58,6 +58,9 @@ type attempt struct {
 	// begun, when set, is the record whose attempt the caller counted
 	// already (payment.StartFulfil); run counts one otherwise.
 	begun *payment.Fulfilment
+	// batches, when set, records the success in a statement shared with
+	// other workers' (fulfil_batch.go).
+	batches *fulfilBatches
 }
 
 func (a attempt) run(ctx context.Context) error {
@@ -148,11 +151,16 @@ func (a attempt) run(ctx context.Context) error {
 	switch res.Outcome {
 	case sdk.OutcomeFulfilled:
 		// Recorded even when the job is being stopped: the plugin acted.
-		// One statement, and River completes the job in its batches: were
+		// One statement (shared with other workers' successes when
+		// batches is set), and River completes the job in its batches: were
 		// the node to die in between, the job's next run finds the record
 		// succeeded and does nothing.
 		ref := plugins.Redact(res.Reference, key.Settings)
 		if err := persist(ctx, succeedBudget, func(ctx context.Context) error {
+			if a.batches != nil {
+				_, err := a.batches.recordSuccess(ctx, payment.Success{F: f, P: a.p, ResultRef: ref})
+				return err
+			}
 			_, err := a.deps.Payments.RecordSuccess(ctx, f, a.p, ref)
 			return err
 		}); err != nil {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"sync"
 
 	"github.com/riverqueue/river"
 
@@ -41,6 +42,15 @@ type FulfilWorker struct {
 	river.WorkerDefaults[FulfilArgs]
 	deps Deps
 	eng  *engine
+	// batches are the workers' shared statements (fulfil_batch.go), made
+	// on first use.
+	batchOnce sync.Once
+	batches   *fulfilBatches
+}
+
+func (w *FulfilWorker) shared() *fulfilBatches {
+	w.batchOnce.Do(func() { w.batches = newFulfilBatches(w.deps.Payments) })
+	return w.batches
 }
 
 // Work runs one attempt.
@@ -107,7 +117,7 @@ func (w *FulfilWorker) start(ctx context.Context, job *river.Job[FulfilArgs], lo
 		return attempt{}, false, nil // the general path says why
 	}
 	key := payment.IdempotencyKey(env.PartnerCode, env.Name, job.Args.Reference, payment.KindFulfil)
-	st, err := w.deps.Payments.StartFulfil(ctx, payment.FulfilStart{PaymentID: job.Args.PaymentID,
+	st, err := w.shared().startFulfil(payment.FulfilStart{PaymentID: job.Args.PaymentID,
 		TenantID: env.TenantID, Env: env.Name, Reference: job.Args.Reference, Key: key, PluginID: env.ActivePluginID})
 	if errors.Is(err, payment.ErrNotFound) {
 		return attempt{}, false, river.JobCancel(err)
@@ -135,7 +145,7 @@ func (w *FulfilWorker) start(ctx context.Context, job *river.Job[FulfilArgs], lo
 func (w *FulfilWorker) attempt(job *river.Job[FulfilArgs], log *slog.Logger, env tenant.Env, p payment.Payment, pur payment.Purchase, key string) attempt {
 	return attempt{
 		deps: w.deps, log: log, env: env, p: p, kind: payment.KindFulfil, key: key,
-		try: job.Attempt, maxTries: job.MaxAttempts, job: job.JobRow, eng: w.eng,
+		try: job.Attempt, maxTries: job.MaxAttempts, job: job.JobRow, eng: w.eng, batches: w.shared(),
 		call: func(ctx context.Context, plugin sdk.Plugin) (sdk.Result, error) {
 			req := fulfilRequest(key, env.PartnerCode, p)
 			req.PlayerID, req.Items = cmp.Or(pur.PlayerID, req.PlayerID), pur.Items

@@ -246,3 +246,91 @@ func TestRecordSuccess(t *testing.T) {
 		})
 	}
 }
+
+// TestStartFulfilMany: one statement answers each request in its place as
+// StartFulfil would alone — begun, not due, or no such payment — and
+// refuses a batch naming one payment twice (two upserts of one record).
+func TestStartFulfilMany(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t)
+	paid := func(ref string) payment.FulfilStart {
+		return b.fulfilStart(ref, b.ingest(t, event(ref, pay1st.StatusSuccessful, t0)).PaymentID)
+	}
+	due1, due2 := paid("C-MANY-A-P"), paid("C-MANY-B-P")
+	b.withOrder(t, "C-MANY-C-P", byBoth)
+	withOrder := paid("C-MANY-C-P")
+	notPaid := b.fulfilStart("C-MANY-D-P", b.ingest(t, event("C-MANY-D-P", pay1st.StatusPending, t0)).PaymentID)
+	settled := paid("C-MANY-E-P")
+	st, err := b.payments.StartFulfil(ctx, settled)
+	require.NoError(t, err)
+	_, err = b.payments.Succeed(ctx, st.Fulfilment.ID, "game-1")
+	require.NoError(t, err)
+	missing := b.fulfilStart("C-MANY-NONE-P", 1<<40)
+
+	reqs := []payment.FulfilStart{due1, notPaid, missing, withOrder, settled, due2}
+	out, found, err := b.payments.StartFulfilMany(ctx, reqs)
+	require.NoError(t, err)
+	require.Equal(t, []bool{true, true, false, true, true, true}, found)
+	for i, want := range []struct{ begun, purchase bool }{{true, false}, {false, false}, {}, {true, true}, {false, false}, {true, false}} {
+		if !found[i] {
+			continue
+		}
+		require.Equal(t, reqs[i].PaymentID, out[i].Payment.ID, "request %d", i)
+		require.Equal(t, want.begun, out[i].Begun, "request %d", i)
+		require.Equal(t, want.purchase, out[i].MayHavePurchase, "request %d", i)
+		if want.begun {
+			stored, err := b.payments.Fulfilment(ctx, reqs[i].PaymentID, payment.KindFulfil)
+			require.NoError(t, err)
+			require.Equal(t, stored, out[i].Fulfilment, "request %d: the record as stored", i)
+			require.Equal(t, 1, stored.Attempts)
+			require.Equal(t, 1, b.openAttempts(t, stored.ID))
+		}
+	}
+	_, err = b.payments.Fulfilment(ctx, notPaid.PaymentID, payment.KindFulfil)
+	require.ErrorIs(t, err, payment.ErrNotFound, "nothing counted for a payment not due")
+
+	_, _, err = b.payments.StartFulfilMany(ctx, []payment.FulfilStart{due1, due1})
+	require.Error(t, err)
+	again, err := b.payments.Fulfilment(ctx, due1.PaymentID, payment.KindFulfil)
+	require.NoError(t, err)
+	require.Equal(t, 1, again.Attempts, "a refused batch counts nothing")
+}
+
+// TestRecordSuccessMany: one statement records each success in its place
+// as RecordSuccess would, leaves a success that must queue a report
+// (NeedsTx) untouched for Succeed, and says when a record had succeeded.
+func TestRecordSuccessMany(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t)
+	begin := func(ref string, m orderMatch) payment.Success {
+		b.withOrder(t, ref, m)
+		p, err := b.payments.Get(ctx, b.ingest(t, event(ref, pay1st.StatusSuccessful, t0)).PaymentID)
+		require.NoError(t, err)
+		f, err := b.payments.BeginAttempt(ctx, p, payment.KindFulfil, payment.IdempotencyKey("acme", "staging", ref, payment.KindFulfil), 0)
+		require.NoError(t, err)
+		return payment.Success{F: f, P: p, ResultRef: "game-" + ref}
+	}
+	plain, order, done := begin("C-RSM-A-P", noOrder), begin("C-RSM-B-P", byBoth), begin("C-RSM-C-P", noOrder)
+	_, err := b.payments.RecordSuccess(ctx, done.F, done.P, done.ResultRef)
+	require.NoError(t, err)
+
+	out, err := b.payments.RecordSuccessMany(ctx, []payment.Success{plain, order, done})
+	require.NoError(t, err)
+	require.Equal(t, []payment.SuccessRecorded{{Succeeded: true}, {NeedsTx: true}, {}}, out)
+	for _, s := range []payment.Success{plain, done} {
+		got, err := b.payments.Fulfilment(ctx, s.P.ID, payment.KindFulfil)
+		require.NoError(t, err)
+		require.Equal(t, payment.StateSucceeded, got.State)
+		require.Equal(t, s.ResultRef, got.ResultReference)
+		require.Zero(t, b.openAttempts(t, s.F.ID))
+	}
+	got, err := b.payments.Fulfilment(ctx, order.P.ID, payment.KindFulfil)
+	require.NoError(t, err)
+	require.Equal(t, payment.StatePending, got.State, "left to Succeed, which queues the report")
+	require.Equal(t, 1, b.openAttempts(t, order.F.ID))
+
+	_, err = b.payments.RecordSuccessMany(ctx, []payment.Success{plain, plain})
+	require.Error(t, err, "one record twice in a batch")
+}
