@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -220,6 +222,30 @@ func TestCLIOperator(t *testing.T) {
 		require.Equal(t, 3, code, out)
 		out, code = exe("", s.operatorKey, "tenants", "bogus")
 		require.Equal(t, 2, code, out)
+		require.Contains(t, out, `partnerhub: usage: unknown command "bogus" for partnerhub tenants`)
+		// A misplaced argument (here a key) is not echoed.
+		out, code = exe("", s.operatorKey, "tenants", "list", "phk_pasted_SECRETVALUE")
+		require.Equal(t, 2, code, out)
+		require.NotContains(t, out, "SECRETVALUE")
+	})
+
+	// Something in front of the server redirects (308 keeps the method:
+	// Go's client would re-send the POST there and create the tenant). The
+	// CLI does not follow: exit 6, where to point --server, and nothing is
+	// created.
+	t.Run("redirect not followed", func(t *testing.T) {
+		front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			http.Redirect(w, r, s.url+r.URL.RequestURI(), http.StatusPermanentRedirect)
+		}))
+		t.Cleanup(front.Close)
+		var out, errb bytes.Buffer
+		err := run(context.Background(), []string{"tenants", "create", "--code", "redirected", "--partner-id", "909", "--name", "R",
+			"--server", front.URL, "--key", s.operatorKey}, &out, &errb)
+		require.Equal(t, 6, cli.ExitCode(err), "%v", err)
+		require.ErrorContains(t, err, "use "+s.url+" as --server")
+		require.ErrorContains(t, err, "not applied")
+		require.Empty(t, out.String())
+		require.Equal(t, 3, s.cli(t, "", "tenants", "show", "redirected").code, "nothing was created")
 	})
 
 	t.Run("catalog round trip", func(t *testing.T) {

@@ -37,22 +37,32 @@ and SKUs identify items across environments and servers; ids do not):
           name: 100 Credits
           quantity: "100"
           digitalCurrency: {code: CRE, name: Credits}
-          pay1stProductBundleId: 42 # optional: absent leaves it as it is
+          pay1stProductBundleId: 42 # optional: absent leaves it as it is;
+                                    # exported only with --with-pay1st-ids
           prices:
             - {countryCode: NG, currencyCode: NGN, amount: "1500"}`,
 		Sub: []*Command{
 			{Name: "export", Summary: "write the catalog to a file or stdout, in a stable order", Run: catalogExport, Usage: `Usage: partnerhub catalog export ` + tenantEnvFlags + ` [--file PATH] [--format yaml|json]
+                               [--with-pay1st-ids]
 
 Writes the environment's products and bundles, sorted (products by name,
 bundles by SKU, prices by country then currency), so that exporting an
 unchanged catalog twice gives the same bytes. --format defaults to the
-file's extension (.json, .yaml, .yml), else yaml (json with --output json).`},
+file's extension (.json, .yaml, .yml), else yaml (json with --output json;
+--format yaml with --output json to stdout is refused: stdout would not be
+JSON).
+
+Pay1st productBundleIds are left out: each environment's Pay1st Console has
+its own, and a file imported elsewhere would carry the wrong ones (absent,
+import keeps the target's). --with-pay1st-ids includes them, for a backup
+of the same environment.`},
 			{Name: "import", Summary: "show the diff against a file, then apply it", Run: catalogImport, Usage: `Usage: partnerhub catalog import ` + tenantEnvFlags + ` --file PATH|- [--prune]
                                [--dry-run | --check | --yes]
 
 Reads a catalog file (YAML or JSON; - for stdin), shows what it changes
-(add/change/remove per product and bundle, with the fields) and applies it
-through the API. Items on the server that the file lacks are kept unless
+(add/change/remove per product and bundle, with the fields; on stderr with
+--output json) and applies it through the API; any answer but y applies
+nothing (exit 1). Items on the server that the file lacks are kept unless
 --prune is given (then they are removed; a bundle that payments bought
 cannot be). Importing the same file again changes nothing.
 
@@ -77,31 +87,53 @@ type liveCatalog struct {
 func fetchCatalog(ctx context.Context, e *Env, tenant, env string) (*liveCatalog, error) {
 	lc := &liveCatalog{productID: map[string]int64{}, bundleID: map[string]int64{}, countries: map[string][]string{}}
 	op := "read the catalog of " + tenant + "/" + env
+	// A catalog must be read whole (the diff would remove what is
+	// missing): past maxListed, or on a repeated cursor, it fails.
 	var products []client.Product
 	pp := &client.ListProductsParams{Limit: ptr(pageSize)}
+	pg := newPager(op)
 	for {
 		r, err := e.Client.ListProductsWithResponse(ctx, tenant, env, pp)
 		if err := call(op, "", err, statusOf(r), bodyOf(r)); err != nil {
 			return nil, err
 		}
-		products = append(products, r.JSON200.Items...)
-		if r.JSON200.NextCursor == nil {
+		page, err := decoded(op, "", r, r.JSON200)
+		if err != nil {
+			return nil, err
+		}
+		products = append(products, page.Items...)
+		if pp.Cursor, err = pg.next(len(page.Items), page.NextCursor); err != nil {
+			return nil, err
+		}
+		if pp.Cursor == nil {
 			break
 		}
-		pp.Cursor = r.JSON200.NextCursor
+	}
+	if err := pg.complete(); err != nil {
+		return nil, err
 	}
 	var bundles []client.Bundle
 	bp := &client.ListBundlesParams{Limit: ptr(pageSize)}
+	pg = newPager(op)
 	for {
 		r, err := e.Client.ListBundlesWithResponse(ctx, tenant, env, bp)
 		if err := call(op, "", err, statusOf(r), bodyOf(r)); err != nil {
 			return nil, err
 		}
-		bundles = append(bundles, r.JSON200.Items...)
-		if r.JSON200.NextCursor == nil {
+		page, err := decoded(op, "", r, r.JSON200)
+		if err != nil {
+			return nil, err
+		}
+		bundles = append(bundles, page.Items...)
+		if bp.Cursor, err = pg.next(len(page.Items), page.NextCursor); err != nil {
+			return nil, err
+		}
+		if bp.Cursor == nil {
 			break
 		}
-		bp.Cursor = r.JSON200.NextCursor
+	}
+	if err := pg.complete(); err != nil {
+		return nil, err
 	}
 	idx := map[int64]int{}
 	for _, p := range products {
@@ -200,6 +232,7 @@ func catalogExport(ctx context.Context, e *Env, args []string) error {
 	te := addTenantEnv(fs, "")
 	file := fs.String("file", "", "write here instead of stdout")
 	format := fs.String("format", "", "yaml or json")
+	withIDs := fs.Bool("with-pay1st-ids", false, "include Pay1st productBundleIds")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -214,15 +247,26 @@ func catalogExport(ctx context.Context, e *Env, args []string) error {
 	if err != nil {
 		return err
 	}
+	toStdout := *file == "" || *file == "-"
+	if toStdout && e.JSON && f != "json" {
+		return usageErrorf("--format yaml to stdout with --output json: stdout would not be JSON (drop one, or write to --file)")
+	}
 	lc, err := fetchCatalog(ctx, e, *te.tenant, *te.env)
 	if err != nil {
 		return err
+	}
+	if !*withIDs {
+		for i := range lc.doc.Products {
+			for j := range lc.doc.Products[i].Bundles {
+				lc.doc.Products[i].Bundles[j].Pay1stProductBundleID = nil
+			}
+		}
 	}
 	data, err := encodeCatalog(lc.doc, f)
 	if err != nil {
 		return fmt.Errorf("encode catalog: %w", err)
 	}
-	if *file == "" || *file == "-" {
+	if toStdout {
 		_, err = e.Out.Write(data)
 		return err
 	}
@@ -268,8 +312,9 @@ type diffResult struct {
 }
 
 // preview shows a diff and says whether to go on applying: false for
-// --dry-run, ErrFailed for --check with changes, else a confirmation.
-func preview(e *Env, a applyFlags, cs []change, what string) (bool, error) {
+// --dry-run, ErrFailed for --check with changes, else a confirmation
+// (errDeclined when not given).
+func preview(ctx context.Context, e *Env, a applyFlags, cs []change, what string) (bool, error) {
 	if len(cs) == 0 {
 		if e.JSON {
 			return false, writeJSON(e.Out, diffResult{Changes: []change{}, DryRun: *a.dryRun || *a.check})
@@ -286,12 +331,15 @@ func preview(e *Env, a applyFlags, cs []change, what string) (bool, error) {
 		}
 		return false, nil
 	}
-	if !e.JSON {
-		if err := writeTable(e.Out, changeHeaders, changeRows(cs)); err != nil {
-			return false, err
-		}
+	// Shown before the question in both modes: on stderr with --output
+	// json, where stdout is kept for the result.
+	if err := writeTable(e.notes(), changeHeaders, changeRows(cs)); err != nil {
+		return false, err
 	}
-	return e.confirm(*a.yes, fmt.Sprintf("Apply %d change(s) to %s?", len(cs), what))
+	if err := e.confirm(ctx, *a.yes, fmt.Sprintf("Apply %d change(s) to %s?", len(cs), what)); err != nil {
+		return false, err
+	}
+	return true, nil
 }
 
 func catalogImport(ctx context.Context, e *Env, args []string) error {
@@ -316,7 +364,7 @@ func catalogImport(ctx context.Context, e *Env, args []string) error {
 	if *file == "" {
 		return usageErrorf("--file is required (- for stdin)")
 	}
-	data, err := readInput(e, *file, maxCatalogInput)
+	data, err := readInput(ctx, e, *file, maxCatalogInput)
 	if err != nil {
 		return err
 	}
@@ -330,7 +378,7 @@ func catalogImport(ctx context.Context, e *Env, args []string) error {
 	}
 	what := "the catalog of " + *te.tenant + "/" + *te.env
 	cs := diffCatalog(want, lc.doc, *prune)
-	ok, err := preview(e, af, cs, what)
+	ok, err := preview(ctx, e, af, cs, what)
 	if err != nil || !ok {
 		return err
 	}
@@ -377,11 +425,16 @@ func applyCatalog(ctx context.Context, e *Env, tenant, env string, want catalogD
 		p := wantP[c.Key]
 		body := productBody(p)
 		if c.Action == actAdd {
+			op := "add product " + c.Key
 			r, err := e.Client.CreateProductWithResponse(ctx, tenant, env, body)
-			if err := call("add product "+c.Key, check, err, statusOf(r), bodyOf(r)); err != nil {
+			if err := call(op, check, err, statusOf(r), bodyOf(r)); err != nil {
 				return done, err
 			}
-			lc.productID[c.Key] = r.JSON201.Id
+			p, err := decoded(op, check, r, r.JSON201)
+			if err != nil {
+				return done, err
+			}
+			lc.productID[c.Key] = p.Id
 			done++
 			continue
 		}

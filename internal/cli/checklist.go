@@ -52,11 +52,16 @@ func checklistShow(ctx context.Context, e *Env, args []string) error {
 	if *tenant == "" {
 		return usageErrorf("--tenant is required")
 	}
+	op := "show the checklist of " + *tenant
 	r, err := e.Client.GetChecklistWithResponse(ctx, *tenant)
-	if err := call("show the checklist of "+*tenant, "", err, statusOf(r), bodyOf(r)); err != nil {
+	if err := call(op, "", err, statusOf(r), bodyOf(r)); err != nil {
 		return err
 	}
-	return renderChecklist(e, r.JSON200)
+	c, err := decoded(op, "", r, r.JSON200)
+	if err != nil {
+		return err
+	}
+	return renderChecklist(e, c)
 }
 
 func checklistSet(ctx context.Context, e *Env, args []string) error {
@@ -84,9 +89,14 @@ func checklistSet(ctx context.Context, e *Env, args []string) error {
 		body.Note = note
 	}
 	op := fmt.Sprintf("set step %s of %s", pos[0], *tenant)
+	check := "partnerhub checklist show --tenant " + *tenant
 	r, err := e.Client.SetChecklistStepWithResponse(ctx, *tenant, pos[0], body)
-	if err := call(op, "partnerhub checklist show --tenant "+*tenant, err, statusOf(r), bodyOf(r)); err != nil {
+	if err := call(op, check, err, statusOf(r), bodyOf(r)); err != nil {
 		return err
 	}
-	return renderChecklist(e, r.JSON200)
+	c, err := decoded(op, check, r, r.JSON200)
+	if err != nil {
+		return err
+	}
+	return renderChecklist(e, c)
 }

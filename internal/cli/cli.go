@@ -9,12 +9,14 @@
 package cli
 
 import (
+	"bufio"
 	"context"
 	"flag"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
 	"time"
@@ -36,7 +38,8 @@ const (
 // output goes. Built from the global flags; the key itself is not kept.
 type Env struct {
 	Client *client.ClientWithResponses
-	// Server is the server's base URL, for messages ("check with ...").
+	// Server is the server's base URL, for messages ("check with ..."):
+	// redacted, so a user:password in --server never shows.
 	Server string
 	// Out is stdout: tables or JSON. Err is stderr: notes and problems.
 	Out, Err io.Writer
@@ -48,6 +51,9 @@ type Env struct {
 	in io.Reader
 	// inTerminal: stdin is a terminal, so confirm may ask.
 	inTerminal bool
+	// lines reads answers to confirm from in, kept across questions so
+	// that buffered input is not lost between them.
+	lines *bufio.Reader
 }
 
 // Command is one node of the verb tree. A node with Sub and no Run is a
@@ -92,9 +98,11 @@ Global flags (anywhere on the line):
   --output table|json, -o  tables for people (default), JSON for scripts
   -h, --help               this help
 
-Exit codes: 0 ok; 1 ran and failed; 2 usage; 3 not found; 4 refused (conflict,
-validation, other 4xx; the problem is printed); 5 authentication (401/403);
-6 server error, network error or unknown outcome (printed with how to check).
+Exit codes: 0 ok; 1 ran and failed, or not applied (not confirmed, Ctrl-C
+before sending); 2 usage; 3 not found; 4 refused (conflict, validation, other
+4xx; the problem is printed); 5 authentication (401/403); 6 server error,
+network error, redirect (never followed), unexpected answer, or unknown
+outcome (a write says how to check).
 `
 
 // globals are the flags every verb accepts.
@@ -233,13 +241,22 @@ func newEnv(g globals, stdout, stderr io.Writer) (*Env, error) {
 		DialContext:           (&net.Dialer{Timeout: dialTimeout}).DialContext,
 		TLSHandshakeTimeout:   tlsHandshakeTimeout,
 		ResponseHeaderTimeout: responseHeaderTimeout,
-	}}
+	}, CheckRedirect: noRedirect}
 	server := strings.TrimRight(g.server, "/")
+	// Checked here, quoting only the redacted form: the generated client's
+	// own parse errors would quote a password in it.
+	u, err := url.Parse(server)
+	if err != nil {
+		return nil, usageErrorf("--server (or PARTNERHUB_URL) is not a URL")
+	}
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, usageErrorf("--server %s: want http://HOST[:PORT] or https://HOST[:PORT]", u.Redacted())
+	}
 	c, err := client.NewClientWithResponses(server, client.WithHTTPClient(hc), client.WithRequestEditorFn(bearer))
 	if err != nil {
-		return nil, usageErrorf("--server %q: %v", server, err)
+		return nil, usageErrorf("--server %s: %v", u.Redacted(), err)
 	}
-	return &Env{Client: c, Server: server, Out: stdout, Err: stderr, JSON: g.output == "json", Terminal: isTerminal(stdout), in: os.Stdin, inTerminal: isTerminal(os.Stdin)}, nil
+	return &Env{Client: c, Server: u.Redacted(), Out: stdout, Err: stderr, JSON: g.output == "json", Terminal: isTerminal(stdout), in: os.Stdin, inTerminal: isTerminal(os.Stdin)}, nil
 }
 
 func isTerminal(w io.Writer) bool {
@@ -265,26 +282,46 @@ func newFlags(name string) *flag.FlagSet {
 
 // parseFlags parses fs from args allowing flags after positional arguments
 // (`tenants show CODE --tenant X`), and returns the positional ones.
+// Everything after "--" is positional, flag-like or not.
 func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
 	var pos []string
 	for {
 		if err := fs.Parse(args); err != nil {
 			return nil, usageErrorf("%v", err)
 		}
-		args = fs.Args()
-		if len(args) == 0 {
+		rest := fs.Args()
+		if used := len(args) - len(rest); used > 0 && args[used-1] == "--" && (used == 1 || !takesValue(fs, args[used-2])) {
+			return append(pos, rest...), nil
+		}
+		if len(rest) == 0 {
 			return pos, nil
 		}
-		pos = append(pos, args[0])
-		args = args[1:]
+		pos = append(pos, rest[0])
+		args = rest[1:]
 	}
 }
 
-// positional checks the count of positional arguments.
+// takesValue: arg is a flag of fs whose value is the next argument (so a
+// "--" after it is that value, not the end of the flags).
+func takesValue(fs *flag.FlagSet, arg string) bool {
+	if !strings.HasPrefix(arg, "-") || strings.Contains(arg, "=") {
+		return false
+	}
+	f := fs.Lookup(strings.TrimLeft(arg, "-"))
+	if f == nil {
+		return false
+	}
+	b, ok := f.Value.(interface{ IsBoolFlag() bool })
+	return !ok || !b.IsBoolFlag()
+}
+
+// positional checks the count of positional arguments. It never quotes
+// one: a misplaced argument may be a secret (a key pasted in the wrong
+// place).
 func positional(pos []string, want ...string) error {
 	if len(pos) != len(want) {
 		if len(want) == 0 {
-			return usageErrorf("unexpected argument %q", pos[0])
+			return usageErrorf("this command takes no arguments, got %d (flags start with --)", len(pos))
 		}
 		return usageErrorf("want %s, got %d argument(s)", strings.Join(want, " "), len(pos))
 	}

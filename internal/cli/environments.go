@@ -144,13 +144,18 @@ func envsList(ctx context.Context, e *Env, args []string) error {
 	if err := te.check(false); err != nil {
 		return err
 	}
+	op := "list environments of " + *te.tenant
 	r, err := e.Client.ListEnvironmentsWithResponse(ctx, *te.tenant)
-	if err := call("list environments of "+*te.tenant, "", err, statusOf(r), bodyOf(r)); err != nil {
+	if err := call(op, "", err, statusOf(r), bodyOf(r)); err != nil {
+		return err
+	}
+	list, err := decoded(op, "", r, r.JSON200)
+	if err != nil {
 		return err
 	}
 	items := []client.Environment{}
-	if r.JSON200.Items != nil {
-		items = *r.JSON200.Items
+	if list.Items != nil {
+		items = *list.Items
 	}
 	rows := make([][]string, 0, len(items))
 	for _, x := range items {
@@ -160,11 +165,12 @@ func envsList(ctx context.Context, e *Env, args []string) error {
 }
 
 func getEnv(ctx context.Context, e *Env, tenant, env string) (*client.Environment, error) {
+	op := "show environment " + tenant + "/" + env
 	r, err := e.Client.GetEnvironmentWithResponse(ctx, tenant, env)
-	if err := call("show environment "+tenant+"/"+env, "", err, statusOf(r), bodyOf(r)); err != nil {
+	if err := call(op, "", err, statusOf(r), bodyOf(r)); err != nil {
 		return nil, err
 	}
-	return r.JSON200, nil
+	return decoded(op, "", r, r.JSON200)
 }
 
 func envsShow(ctx context.Context, e *Env, args []string) error {
@@ -258,11 +264,15 @@ func envsUpdate(ctx context.Context, e *Env, args []string) error {
 		body.CallbackCancelUrl = urls["cancel"]
 	}
 	name := *te.tenant + "/" + *te.env
+	op, check := "update environment "+name, "partnerhub envs show --tenant "+*te.tenant+" --env "+*te.env
 	r, err := e.Client.UpdateEnvironmentWithResponse(ctx, *te.tenant, *te.env, body)
-	if err := call("update environment "+name, "partnerhub envs show --tenant "+*te.tenant+" --env "+*te.env, err, statusOf(r), bodyOf(r)); err != nil {
+	if err := call(op, check, err, statusOf(r), bodyOf(r)); err != nil {
 		return err
 	}
-	u := r.JSON200
+	u, err := decoded(op, check, r, r.JSON200)
+	if err != nil {
+		return err
+	}
 	if e.JSON {
 		return writeJSON(e.Out, u)
 	}
@@ -292,17 +302,22 @@ func envsURLs(ctx context.Context, e *Env, args []string) error {
 	if err := te.check(true); err != nil {
 		return err
 	}
+	op := "integration URLs of " + *te.tenant + "/" + *te.env
 	r, err := e.Client.GetIntegrationUrlsWithResponse(ctx, *te.tenant, *te.env)
-	if err := call("integration URLs of "+*te.tenant+"/"+*te.env, "", err, statusOf(r), bodyOf(r)); err != nil {
+	if err := call(op, "", err, statusOf(r), bodyOf(r)); err != nil {
+		return err
+	}
+	urls, err := decoded(op, "", r, r.JSON200)
+	if err != nil {
 		return err
 	}
 	var rows [][]string
-	if r.JSON200.Urls != nil {
-		for _, u := range *r.JSON200.Urls {
+	if urls.Urls != nil {
+		for _, u := range *urls.Urls {
 			rows = append(rows, []string{u.Name, u.Url, u.Description})
 		}
 	}
-	return e.Render(r.JSON200, urlHeaders, rows)
+	return e.Render(urls, urlHeaders, rows)
 }
 
 var credHeaders = []string{"CREDENTIAL", "SET", "UPDATED"}
@@ -385,8 +400,9 @@ func parseCredentials(data []byte) (client.SetCredentialsBody, error) {
 	return body, nil
 }
 
-// readInput reads a file, or stdin for "" or "-", at most limit bytes.
-func readInput(e *Env, path string, limit int64) ([]byte, error) {
+// readInput reads a file, or stdin for "" or "-", at most limit bytes;
+// Ctrl-C ends a read from stdin that is still waiting.
+func readInput(ctx context.Context, e *Env, path string, limit int64) ([]byte, error) {
 	var r io.Reader = e.in
 	if path != "" && path != "-" {
 		f, err := os.Open(path)
@@ -399,9 +415,9 @@ func readInput(e *Env, path string, limit int64) ([]byte, error) {
 	if r == nil {
 		return nil, usageErrorf("no input: pass --file PATH")
 	}
-	data, err := io.ReadAll(io.LimitReader(r, limit+1))
+	data, err := readAll(ctx, r, limit)
 	if err != nil {
-		return nil, fmt.Errorf("read input: %w", err)
+		return nil, err
 	}
 	if int64(len(data)) > limit {
 		return nil, usageErrorf("input larger than %d bytes", limit)
@@ -426,7 +442,7 @@ func credentialsSet(ctx context.Context, e *Env, args []string) error {
 	if (*file == "" || *file == "-") && e.inTerminal {
 		fmt.Fprintln(e.Err, "Reading credentials (YAML or JSON, see --help) from stdin; end with Ctrl-D.")
 	}
-	data, err := readInput(e, *file, maxSecretsInput)
+	data, err := readInput(ctx, e, *file, maxSecretsInput)
 	if err != nil {
 		return err
 	}
@@ -435,11 +451,16 @@ func credentialsSet(ctx context.Context, e *Env, args []string) error {
 		return err
 	}
 	name := *te.tenant + "/" + *te.env
+	op, check := "set credentials of "+name, "partnerhub credentials show --tenant "+*te.tenant+" --env "+*te.env
 	r, err := e.Client.SetEnvironmentCredentialsWithResponse(ctx, *te.tenant, *te.env, body)
-	if err := call("set credentials of "+name, "partnerhub credentials show --tenant "+*te.tenant+" --env "+*te.env, err, statusOf(r), bodyOf(r)); err != nil {
+	if err := call(op, check, err, statusOf(r), bodyOf(r)); err != nil {
 		return err
 	}
-	return e.Render(r.JSON200, credHeaders, credRows(*r.JSON200))
+	c, err := decoded(op, check, r, r.JSON200)
+	if err != nil {
+		return err
+	}
+	return e.Render(c, credHeaders, credRows(*c))
 }
 
 func credentialsRotate(ctx context.Context, e *Env, args []string) error {
@@ -458,23 +479,33 @@ func credentialsRotate(ctx context.Context, e *Env, args []string) error {
 	name := *te.tenant + "/" + *te.env
 	check := "partnerhub credentials show --tenant " + *te.tenant + " --env " + *te.env
 	if pos[0] == "signing-key" {
+		op := "rotate the signing key of " + name
 		r, err := e.Client.RotateSigningKeyWithResponse(ctx, *te.tenant, *te.env)
-		if err := call("rotate the signing key of "+name, check, err, statusOf(r), bodyOf(r)); err != nil {
+		if err := call(op, check, err, statusOf(r), bodyOf(r)); err != nil {
+			return err
+		}
+		k, err := decoded(op, check, r, r.JSON200)
+		if err != nil {
 			return err
 		}
 		if e.JSON {
-			return writeJSON(e.Out, r.JSON200)
+			return writeJSON(e.Out, k)
 		}
-		e.Printf("New Signing Key for %s (shown once, store it now):\n%s\n", name, r.JSON200.SigningKey)
+		e.Printf("New Signing Key for %s (shown once, store it now):\n%s\n", name, k.SigningKey)
 		return nil
 	}
+	op := "rotate the webhook token of " + name
 	r, err := e.Client.RotateWebhookTokenWithResponse(ctx, *te.tenant, *te.env)
-	if err := call("rotate the webhook token of "+name, check, err, statusOf(r), bodyOf(r)); err != nil {
+	if err := call(op, check, err, statusOf(r), bodyOf(r)); err != nil {
+		return err
+	}
+	tok, err := decoded(op, check, r, r.JSON200)
+	if err != nil {
 		return err
 	}
 	if e.JSON {
-		return writeJSON(e.Out, r.JSON200)
+		return writeJSON(e.Out, tok)
 	}
-	e.Printf("New webhook token for %s (shown once, store it now):\n%s\nWebhook URL for the Pay1st Console:\n%s\n", name, r.JSON200.WebhookToken, r.JSON200.WebhookUrl)
+	e.Printf("New webhook token for %s (shown once, store it now):\n%s\nWebhook URL for the Pay1st Console:\n%s\n", name, tok.WebhookToken, tok.WebhookUrl)
 	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"reflect"
 	"strings"
 
@@ -27,9 +28,24 @@ const (
 // ErrFailed marks an operation that ran and failed: exit 1.
 var ErrFailed = errors.New("failed")
 
+// ErrUnexpectedAnswer marks a 2xx answer that is not what the API documents
+// (a proxy's login page, an empty or malformed body): exit 6, since for a
+// write the outcome is unknown.
+var ErrUnexpectedAnswer = errors.New("unexpected answer from the server")
+
+// usageError is a command line the CLI refuses before sending anything. It
+// is config.ErrInvalid for ExitCode (exit 2, like main's own usage errors)
+// but reads "usage: ...", not "invalid configuration: ...".
+type usageError struct{ msg string }
+
+func (u *usageError) Error() string { return "usage: " + u.msg }
+
+// Is makes errors.Is(err, config.ErrInvalid) true.
+func (u *usageError) Is(target error) bool { return target == config.ErrInvalid }
+
 // usageErrorf is a usage error: exit 2.
 func usageErrorf(format string, a ...any) error {
-	return fmt.Errorf("%w: %s", config.ErrInvalid, fmt.Sprintf(format, a...))
+	return &usageError{msg: fmt.Sprintf(format, a...)}
 }
 
 // ProblemDetail is one entry of a problem's errors list.
@@ -101,6 +117,9 @@ func (t *TransportError) Error() string {
 		return fmt.Sprintf("%s: the server was not reached (nothing was sent): %v", t.Op, t.Err)
 	}
 	s := fmt.Sprintf("%s: no answer from the server: %v", t.Op, t.Err)
+	if errors.Is(t.Err, context.Canceled) {
+		s = t.Op + ": interrupted before the server's answer"
+	}
 	if t.Check != "" {
 		s += "\n  the outcome is unknown; check with: " + t.Check
 	}
@@ -117,12 +136,69 @@ func (t *TransportError) NotSent() bool {
 
 func (t *TransportError) Unwrap() error { return t.Err }
 
+// RedirectError is a 3xx answer. The CLI never follows one: Go's client
+// would turn a POST/PUT/PATCH/DELETE into a GET whose 200 looks like the
+// write's success. partnerhub's API does not redirect, so a redirect comes
+// from something in front of it (typically http:// to https://): the
+// request was not processed, and --server should be where it points.
+type RedirectError struct {
+	Op       string
+	Method   string
+	Status   int
+	Location string // redacted: no userinfo
+	Server   string // the --server the Location suggests, "" when unclear
+}
+
+func (r *RedirectError) Error() string {
+	s := fmt.Sprintf("%s: the server redirected (%d %s) to %s; not followed", r.Op, r.Status, http.StatusText(r.Status), r.Location)
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		s += "; the request was not applied (partnerhub's API never redirects: a proxy or load balancer in front of it answered)"
+	}
+	if r.Server != "" {
+		return s + "\n  use " + r.Server + " as --server (or PARTNERHUB_URL)"
+	}
+	return s + "\n  point --server (or PARTNERHUB_URL) where it redirects"
+}
+
+// noRedirect is the HTTP client's CheckRedirect: every redirect stops with
+// a *RedirectError (which carries the Location, unlike
+// http.ErrUseLastResponse).
+func noRedirect(req *http.Request, via []*http.Request) error {
+	first := via[0]
+	r := &RedirectError{Method: first.Method, Location: req.URL.Redacted()}
+	if req.Response != nil {
+		r.Status = req.Response.StatusCode
+	}
+	// The Location repeats the request's path on another base: that base
+	// is the --server to use.
+	if base, ok := strings.CutSuffix(req.URL.Path, first.URL.Path); ok {
+		u := url.URL{Scheme: req.URL.Scheme, Host: req.URL.Host, Path: base}
+		r.Server = u.String()
+	}
+	return r
+}
+
 // call wraps the generated client's result: a transport error becomes a
-// *TransportError (with check for writes), an error status a *ProblemError.
+// *TransportError (with check for writes), an error status a *ProblemError,
+// a redirect a *RedirectError, an undecodable body ErrUnexpectedAnswer.
+// A write interrupted by Ctrl-C is a *TransportError too: it may have been
+// applied. An interrupted read is plain (exit 1).
 func call(op, check string, err error, status int, body []byte) error {
 	if err != nil {
-		if errors.Is(err, context.Canceled) {
-			return fmt.Errorf("%s: %w", op, err)
+		var redir *RedirectError
+		if errors.As(err, &redir) {
+			r := *redir
+			r.Op = op
+			return &r
+		}
+		var syntax *json.SyntaxError
+		var typ *json.UnmarshalTypeError
+		if errors.As(err, &syntax) || errors.As(err, &typ) {
+			// The generated client could not decode a JSON answer.
+			return unexpected(op, check, "a JSON body that does not decode")
+		}
+		if errors.Is(err, context.Canceled) && check == "" {
+			return fmt.Errorf("%s: interrupted: %w", op, err)
 		}
 		return &TransportError{Op: op, Check: check, Err: err}
 	}
@@ -160,10 +236,37 @@ func ExitCode(err error) int {
 		return ExitServer // an unexpected 1xx/3xx: outcome unknown
 	}
 	var t *TransportError
-	if errors.As(err, &t) || errors.Is(err, context.DeadlineExceeded) {
+	var r *RedirectError
+	if errors.As(err, &t) || errors.As(err, &r) || errors.Is(err, ErrUnexpectedAnswer) || errors.Is(err, context.DeadlineExceeded) {
 		return ExitServer
 	}
 	return ExitFailed
+}
+
+// unexpected is ErrUnexpectedAnswer for op; with check (a write) it says
+// how to find out whether it happened.
+func unexpected(op, check, what string) error {
+	err := fmt.Errorf("%s: %w (%s)", op, ErrUnexpectedAnswer, what)
+	if check != "" {
+		err = fmt.Errorf("%w\n  the outcome is unknown; check with: %s", err, check)
+	}
+	return err
+}
+
+// decoded is v, the generated client's decoding of r's 2xx answer, after
+// call accepted r. The client leaves it nil when the body was not the
+// documented JSON (another content type, another status): that is
+// ErrUnexpectedAnswer, never a nil dereference. The body is not quoted: an
+// answer may carry a secret shown once (a key, a token).
+func decoded[T any](op, check string, r interface{ StatusCode() int }, v *T) (*T, error) {
+	if v != nil {
+		return v, nil
+	}
+	ct := "no Content-Type"
+	if h := headerOf(r); h != nil && h.Get("Content-Type") != "" {
+		ct = "Content-Type " + h.Get("Content-Type")
+	}
+	return nil, unexpected(op, check, fmt.Sprintf("%d with %s, %d bytes", statusOf(r), ct, len(bodyOf(r))))
 }
 
 // statusOf and bodyOf read a generated response (a pointer to a struct with
@@ -174,6 +277,22 @@ func statusOf(r interface{ StatusCode() int }) int {
 		return 0
 	}
 	return r.StatusCode()
+}
+
+// headerOf is a generated response's HTTP header; nil when absent.
+func headerOf(r any) http.Header {
+	v := reflect.ValueOf(r)
+	if !v.IsValid() || (v.Kind() == reflect.Pointer && v.IsNil()) {
+		return nil
+	}
+	f := reflect.Indirect(v).FieldByName("HTTPResponse")
+	if !f.IsValid() {
+		return nil
+	}
+	if hr, ok := f.Interface().(*http.Response); ok && hr != nil {
+		return hr.Header
+	}
+	return nil
 }
 
 func bodyOf(r any) []byte {

@@ -102,24 +102,33 @@ func fulfilmentsList(ctx context.Context, e *Env, args []string) error {
 	}
 
 	page := client.FulfilmentList{Items: &[]client.Fulfilment{}}
+	pgr := newPager("list fulfilments")
 	for {
 		resp, err := e.Client.ListFulfilmentsWithResponse(ctx, sc.tenant, params)
-		if err := call("list fulfilments", "", err, statusOf(resp), bodyOf(resp)); err != nil {
+		if err := call(pgr.op, "", err, statusOf(resp), bodyOf(resp)); err != nil {
 			return err
 		}
-		if items := resp.JSON200.Items; items != nil {
+		got, err := decoded(pgr.op, "", resp, resp.JSON200)
+		if err != nil {
+			return err
+		}
+		n := 0
+		if items := got.Items; items != nil {
 			*page.Items = append(*page.Items, *items...)
+			n = len(*items)
 		}
-		page.NextCursor = resp.JSON200.NextCursor
-		if !pg.all || page.NextCursor == nil {
+		page.NextCursor = got.NextCursor
+		if !pg.all {
 			break
 		}
-		if len(*page.Items) >= maxListed {
-			fmt.Fprintf(e.Err, "stopped after %d records: narrow the filters to see the rest\n", len(*page.Items))
+		if params.Cursor, err = pgr.next(n, page.NextCursor); err != nil {
+			return err
+		}
+		if params.Cursor == nil {
 			break
 		}
-		params.Cursor = page.NextCursor
 	}
+	pgr.note(e.Err, "records", "narrow the filters to see the rest")
 	rows := make([][]string, 0, len(*page.Items))
 	for _, f := range *page.Items {
 		rows = append(rows, fulfilmentRow(f))
@@ -206,7 +215,10 @@ func fulfilmentsRetry(ctx context.Context, e *Env, args []string) error {
 	if err := call("retry fulfilments", check, err, statusOf(resp), bodyOf(resp)); err != nil {
 		return err
 	}
-	r := resp.JSON200
+	r, err := decoded("retry fulfilments", check, resp, resp.JSON200)
+	if err != nil {
+		return err
+	}
 	var requeued []client.Fulfilment
 	var skipped []client.RetrySkipped
 	if r.Requeued != nil {
@@ -257,10 +269,14 @@ func fulfilmentsRetry(ctx context.Context, e *Env, args []string) error {
 func retryOne(ctx context.Context, e *Env, tenant string, id int64) error {
 	resp, err := e.Client.RetryFulfilmentWithResponse(ctx, tenant, id)
 	check := fmt.Sprintf("partnerhub fulfilments list --tenant %s (retrying again is safe: a record already queued is refused)", tenant)
-	if err := call(fmt.Sprintf("retry fulfilment %d", id), check, err, statusOf(resp), bodyOf(resp)); err != nil {
+	op := fmt.Sprintf("retry fulfilment %d", id)
+	if err := call(op, check, err, statusOf(resp), bodyOf(resp)); err != nil {
 		return err
 	}
-	f := resp.JSON200
+	f, err := decoded(op, check, resp, resp.JSON200)
+	if err != nil {
+		return err
+	}
 	if e.JSON {
 		return e.Render(f, nil, nil)
 	}

@@ -54,29 +54,42 @@ func keysList(ctx context.Context, e *Env, args []string) error {
 	}
 	all := []client.APIKey{}
 	var cursor *string
+	pg := newPager("list operator keys")
+	if *tenant != "" {
+		pg.op = "list keys of " + *tenant
+	}
 	for {
 		var page *client.APIKeyList
 		if *tenant == "" {
 			r, err := e.Client.ListOperatorApiKeysWithResponse(ctx, &client.ListOperatorApiKeysParams{Limit: ptr(pageSize), Cursor: cursor})
-			if err := call("list operator keys", "", err, statusOf(r), bodyOf(r)); err != nil {
+			if err := call(pg.op, "", err, statusOf(r), bodyOf(r)); err != nil {
 				return err
 			}
-			page = r.JSON200
+			if page, err = decoded(pg.op, "", r, r.JSON200); err != nil {
+				return err
+			}
 		} else {
 			r, err := e.Client.ListApiKeysWithResponse(ctx, *tenant, &client.ListApiKeysParams{Limit: ptr(pageSize), Cursor: cursor})
-			if err := call("list keys of "+*tenant, "", err, statusOf(r), bodyOf(r)); err != nil {
+			if err := call(pg.op, "", err, statusOf(r), bodyOf(r)); err != nil {
 				return err
 			}
-			page = r.JSON200
+			if page, err = decoded(pg.op, "", r, r.JSON200); err != nil {
+				return err
+			}
 		}
+		n := 0
 		if page.Items != nil {
 			all = append(all, *page.Items...)
+			n = len(*page.Items)
 		}
-		if page.NextCursor == nil {
+		if cursor, err = pg.next(n, page.NextCursor); err != nil {
+			return err
+		}
+		if cursor == nil {
 			break
 		}
-		cursor = page.NextCursor
 	}
+	pg.note(e.Err, "keys", "revoke unused keys")
 	rows := make([][]string, 0, len(all))
 	for _, k := range all {
 		rows = append(rows, keyRow(k))
@@ -107,17 +120,23 @@ func keysCreate(ctx context.Context, e *Env, args []string) error {
 		if setFlags(fs)["role"] && *role != "admin" {
 			return usageErrorf("operator keys are admin: --role applies to tenant keys")
 		}
+		op, check := "create operator key", "partnerhub keys list"
 		r, err := e.Client.CreateOperatorApiKeyWithResponse(ctx, client.CreateOperatorApiKeyJSONRequestBody{Name: *name})
-		if err := call("create operator key", "partnerhub keys list", err, statusOf(r), bodyOf(r)); err != nil {
+		if err := call(op, check, err, statusOf(r), bodyOf(r)); err != nil {
 			return err
 		}
-		k = r.JSON201
+		if k, err = decoded(op, check, r, r.JSON201); err != nil {
+			return err
+		}
 	} else {
+		op, check := "create key for "+*tenant, "partnerhub keys list --tenant "+*tenant
 		r, err := e.Client.CreateApiKeyWithResponse(ctx, *tenant, client.CreateApiKeyJSONRequestBody{Name: *name, Role: client.CreateTenantKeyInputBodyRole(*role)})
-		if err := call("create key for "+*tenant, "partnerhub keys list --tenant "+*tenant, err, statusOf(r), bodyOf(r)); err != nil {
+		if err := call(op, check, err, statusOf(r), bodyOf(r)); err != nil {
 			return err
 		}
-		k = r.JSON201
+		if k, err = decoded(op, check, r, r.JSON201); err != nil {
+			return err
+		}
 	}
 	if e.JSON {
 		return writeJSON(e.Out, k)
@@ -143,17 +162,23 @@ func keysRevoke(ctx context.Context, e *Env, args []string) error {
 	}
 	var k *client.APIKey
 	if *tenant == "" {
+		op, check := "revoke operator key "+pos[0], "partnerhub keys list"
 		r, err := e.Client.RevokeOperatorApiKeyWithResponse(ctx, pos[0])
-		if err := call("revoke operator key "+pos[0], "partnerhub keys list", err, statusOf(r), bodyOf(r)); err != nil {
+		if err := call(op, check, err, statusOf(r), bodyOf(r)); err != nil {
 			return err
 		}
-		k = r.JSON200
+		if k, err = decoded(op, check, r, r.JSON200); err != nil {
+			return err
+		}
 	} else {
+		op, check := "revoke key "+pos[0], "partnerhub keys list --tenant "+*tenant
 		r, err := e.Client.RevokeApiKeyWithResponse(ctx, *tenant, pos[0])
-		if err := call("revoke key "+pos[0], "partnerhub keys list --tenant "+*tenant, err, statusOf(r), bodyOf(r)); err != nil {
+		if err := call(op, check, err, statusOf(r), bodyOf(r)); err != nil {
 			return err
 		}
-		k = r.JSON200
+		if k, err = decoded(op, check, r, r.JSON200); err != nil {
+			return err
+		}
 	}
 	return e.Render(k, keyHeaders, [][]string{keyRow(*k)})
 }

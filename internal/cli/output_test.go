@@ -2,6 +2,9 @@ package cli
 
 import (
 	"bytes"
+	"context"
+	"io"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -51,6 +54,9 @@ func TestPrintf(t *testing.T) {
 	}
 }
 
+// confirm goes on only on y/yes or --yes; any other answer, or none, is
+// "not applied" with exit 1 (a script must not take it for success); no
+// terminal without --yes is a usage error.
 func TestConfirm(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
@@ -58,23 +64,64 @@ func TestConfirm(t *testing.T) {
 		yes        bool
 		inTerminal bool
 		input      string
-		want       bool
 		wantCode   int
 	}{
-		{"--yes", true, false, "", true, ExitOK},
-		{"no terminal", false, false, "y\n", false, ExitUsage},
-		{"terminal yes", false, true, "y\n", true, ExitOK},
-		{"terminal YES", false, true, " YES \n", true, ExitOK},
-		{"terminal no", false, true, "n\n", false, ExitOK},
-		{"terminal eof", false, true, "", false, ExitOK},
+		{"--yes", true, false, "", ExitOK},
+		{"no terminal", false, false, "y\n", ExitUsage},
+		{"terminal yes", false, true, "y\n", ExitOK},
+		{"terminal YES", false, true, " YES \n", ExitOK},
+		{"terminal no", false, true, "n\n", ExitFailed},
+		{"terminal eof", false, true, "", ExitFailed},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			var out, errb bytes.Buffer
 			e := &Env{Out: &out, Err: &errb, in: bytes.NewBufferString(tc.input), inTerminal: tc.inTerminal}
-			ok, err := e.confirm(tc.yes, "Apply?")
-			require.Equal(t, tc.wantCode, ExitCode(err))
-			require.Equal(t, tc.want, ok)
+			err := e.confirm(context.Background(), tc.yes, "Apply?")
+			require.Equal(t, tc.wantCode, ExitCode(err), "%v", err)
+			if tc.wantCode == ExitFailed {
+				require.ErrorContains(t, err, "not applied")
+			}
 		})
 	}
+}
+
+// Two questions read two lines: the first does not swallow the second's
+// answer in its buffer.
+func TestConfirmTwice(t *testing.T) {
+	t.Parallel()
+	var errb bytes.Buffer
+	e := &Env{Err: &errb, in: strings.NewReader("y\ny\n"), inTerminal: true}
+	require.NoError(t, e.confirm(context.Background(), false, "first?"))
+	require.NoError(t, e.confirm(context.Background(), false, "second?"))
+}
+
+// Ctrl-C while a question, or a read of stdin, waits for input ends it at
+// once: nothing was applied (exit 1, not 6).
+func TestStdinReadsStopOnCancel(t *testing.T) {
+	t.Parallel()
+	r, w := io.Pipe() // never written: a terminal nobody types into
+	t.Cleanup(func() { _ = w.Close() })
+	var errb bytes.Buffer
+	e := &Env{Err: &errb, in: r, inTerminal: true}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	err := e.confirm(ctx, false, "Apply?")
+	require.ErrorIs(t, err, context.Canceled)
+	require.Equal(t, ExitFailed, ExitCode(err))
+	require.ErrorContains(t, err, "not applied")
+
+	_, err = readInput(ctx, e, "-", 10)
+	require.ErrorIs(t, err, context.Canceled)
+	_, err = readSettings(ctx, e, "-")
+	require.ErrorIs(t, err, context.Canceled, "settings from stdin read the Env's stdin, not os.Stdin")
+}
+
+// plugin settings set --file - reads the Env's stdin (not os.Stdin).
+func TestReadSettingsFromEnvStdin(t *testing.T) {
+	t.Parallel()
+	e := &Env{in: strings.NewReader(`{"endpoint":"https://x"}`)}
+	got, err := readSettings(context.Background(), e, "-")
+	require.NoError(t, err)
+	require.Equal(t, map[string]string{"endpoint": "https://x"}, got)
 }

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"time"
@@ -47,7 +46,7 @@ const paymentsShowUsage = `Usage: partnerhub payments show --tenant CODE [--env 
 Shows the payment, where its fulfilment and report stand, and its timeline in
 time order: each request about it, each event (applied, stale or flagged),
 the hold, every fulfilment and reversal attempt, and the report to Pay1st.
---output json prints the API's timeline as it came.
+--output json prints the API's PaymentTimeline.
 `
 
 const releaseHoldUsage = `Usage: partnerhub payments release-hold --tenant CODE [--env ENV] --note TEXT REFERENCE
@@ -179,24 +178,33 @@ func paymentsList(ctx context.Context, e *Env, args []string) error {
 	}
 
 	page := client.PaymentList{Items: &[]client.Payment{}}
+	pgr := newPager("list payments")
 	for {
 		resp, err := e.Client.ListPaymentsWithResponse(ctx, sc.tenant, sc.env, params)
-		if err := call("list payments", "", err, statusOf(resp), bodyOf(resp)); err != nil {
+		if err := call(pgr.op, "", err, statusOf(resp), bodyOf(resp)); err != nil {
 			return err
 		}
-		if items := resp.JSON200.Items; items != nil {
+		got, err := decoded(pgr.op, "", resp, resp.JSON200)
+		if err != nil {
+			return err
+		}
+		n := 0
+		if items := got.Items; items != nil {
 			*page.Items = append(*page.Items, *items...)
+			n = len(*items)
 		}
-		page.NextCursor = resp.JSON200.NextCursor
-		if !pg.all || page.NextCursor == nil {
+		page.NextCursor = got.NextCursor
+		if !pg.all {
 			break
 		}
-		if len(*page.Items) >= maxListed {
-			fmt.Fprintf(e.Err, "stopped after %d payments: narrow the filters (--from/--to) to see the rest\n", len(*page.Items))
+		if params.Cursor, err = pgr.next(n, page.NextCursor); err != nil {
+			return err
+		}
+		if params.Cursor == nil {
 			break
 		}
-		params.Cursor = page.NextCursor
 	}
+	pgr.note(e.Err, "payments", "narrow the filters (--from/--to) to see the rest")
 	rows := make([][]string, 0, len(*page.Items))
 	for _, p := range *page.Items {
 		rows = append(rows, paymentRow(p))
@@ -233,20 +241,19 @@ func paymentsShow(ctx context.Context, e *Env, args []string) error {
 	if err != nil {
 		return err
 	}
+	op := "show payment " + ref
 	resp, err := e.Client.GetPaymentWithResponse(ctx, sc.tenant, sc.env, ref)
-	if err := call("show payment "+ref, "", err, statusOf(resp), bodyOf(resp)); err != nil {
+	if err := call(op, "", err, statusOf(resp), bodyOf(resp)); err != nil {
 		return err
 	}
-	if e.JSON {
-		// The answer as the API sent it: the generated type would drop the
-		// events' own fields (see timelineEvent).
-		return writeJSON(e.Out, json.RawMessage(resp.Body))
-	}
-	events, err := timelineEvents(resp.Body)
+	p, err := decoded(op, "", resp, resp.JSON200)
 	if err != nil {
 		return err
 	}
-	return writeTimeline(e.Out, resp.JSON200, timelineLines(resp.JSON200, events))
+	if e.JSON {
+		return writeJSON(e.Out, p)
+	}
+	return writeTimeline(e.Out, p, timelineLines(p))
 }
 
 func paymentsReleaseHold(ctx context.Context, e *Env, args []string) error {
@@ -265,7 +272,10 @@ func paymentsReleaseHold(ctx context.Context, e *Env, args []string) error {
 	if err := call("release hold of "+ref, check, err, statusOf(resp), bodyOf(resp)); err != nil {
 		return err
 	}
-	r := resp.JSON200
+	r, err := decoded("release hold of "+ref, check, resp, resp.JSON200)
+	if err != nil {
+		return err
+	}
 	if e.JSON {
 		return e.Render(r, nil, nil)
 	}
@@ -292,7 +302,10 @@ func paymentsRetryReport(ctx context.Context, e *Env, args []string) error {
 	if err := call("retry report of "+ref, check, err, statusOf(resp), bodyOf(resp)); err != nil {
 		return err
 	}
-	r := resp.JSON200
+	r, err := decoded("retry report of "+ref, check, resp, resp.JSON200)
+	if err != nil {
+		return err
+	}
 	if e.JSON {
 		return e.Render(r, nil, nil)
 	}

@@ -192,11 +192,8 @@ func pluginPush(ctx context.Context, e *Env, args []string) error {
 	}
 	again := fmt.Sprintf("partnerhub plugin list --tenant %s (pushing the same file again is safe: the same bytes "+
 		"under the same name and version answer \"already uploaded\")", o.scope.tenant)
+	// call says how to check after a lost answer or a 5xx (once).
 	if err := call("upload", again, err, status, raw); err != nil {
-		var p *ProblemError
-		if errors.As(err, &p) && p.Status >= 500 {
-			return fmt.Errorf("%w\n  whether the plugin was stored is unknown; check with: %s", err, again)
-		}
 		return err
 	}
 	res := pushResult{Created: status == http.StatusCreated}
@@ -204,7 +201,7 @@ func pluginPush(ctx context.Context, e *Env, args []string) error {
 		res.Plugin = *resp.JSON201
 	} else if err := json.Unmarshal(raw, &res.Plugin); err != nil || res.Plugin.Id == 0 {
 		// 200 (already uploaded) is not decoded by the generated client.
-		return fmt.Errorf("upload: unexpected answer %d: %s", status, clipText(string(raw)))
+		return unexpected("upload", again, fmt.Sprintf("%d, not the API's plugin", status))
 	}
 	if !e.JSON {
 		what := "uploaded"
@@ -273,12 +270,16 @@ func activate(ctx context.Context, e *Env, tenant, env string, id int64) (*clien
 	op := "activate in " + env
 	if err := call(op, "", err, status, raw); err != nil {
 		var p *ProblemError
-		if errors.As(err, &p) && p.Status < 500 {
+		var redir *RedirectError
+		switch {
+		case errors.As(err, &p) && p.Status < 500:
 			// The server answered that it refused: nothing changed.
 			return nil, fmt.Errorf("%w\n  the previous plugin stays active", err)
-		}
-		if errors.Is(err, context.Canceled) {
-			return nil, err
+		case errors.As(err, &redir):
+			return nil, err // not processed: nothing changed, nothing to ask
+		case errors.Is(err, context.Canceled):
+			// Interrupted: there is no time left to ask the server.
+			return nil, &TransportError{Op: op, Check: activeCheck(e, tenant, env), Err: err}
 		}
 		return activationUnknown(ctx, e, tenant, env, id, err)
 	}
@@ -310,8 +311,7 @@ func described(d *client.PluginDescription) string {
 // asked for is it a success; otherwise the switch may still be finishing,
 // and it says how to check.
 func activationUnknown(ctx context.Context, e *Env, tenant, env string, id int64, cause error) (*client.ActivePlugin, error) {
-	check := fmt.Sprintf("partnerhub plugin active --tenant %s --env %s (GET %s/v1/tenants/%s/environments/%s/plugin; "+
-		"the active plugin's id is plugin.id)", tenant, env, e.Server, tenant, env)
+	check := activeCheck(e, tenant, env)
 	resp, err := e.Client.GetActivePluginWithResponse(ctx, tenant, env)
 	switch {
 	case err == nil && resp.JSON200 != nil && resp.JSON200.Plugin.Id == id:
@@ -331,6 +331,12 @@ func activationUnknown(ctx context.Context, e *Env, tenant, env string, id int64
 	return nil, fmt.Errorf("%w\n  the outcome is unknown (the plugin may or may not be active); check with: %s", cause, check)
 }
 
+// activeCheck says how to find which plugin is active.
+func activeCheck(e *Env, tenant, env string) string {
+	return fmt.Sprintf("partnerhub plugin active --tenant %s --env %s (GET %s/v1/tenants/%s/environments/%s/plugin; "+
+		"the active plugin's id is plugin.id)", tenant, env, e.Server, tenant, env)
+}
+
 func pluginActive(ctx context.Context, e *Env, args []string) error {
 	fs := newFlags("plugin active")
 	sc := scopeFlags(fs, true)
@@ -348,7 +354,10 @@ func pluginActive(ctx context.Context, e *Env, args []string) error {
 	if err := call("active plugin", "", err, statusOf(resp), bodyOf(resp)); err != nil {
 		return err
 	}
-	a := resp.JSON200
+	a, err := decoded("active plugin", "", resp, resp.JSON200)
+	if err != nil {
+		return err
+	}
 	desc := "-"
 	if d := a.Description; d != nil {
 		desc = strings.TrimSpace(strings.TrimSuffix(strings.TrimPrefix(described(d), " ("), ")"))
@@ -387,20 +396,29 @@ func pluginList(ctx context.Context, e *Env, args []string) error {
 	}
 	var all []client.Plugin
 	params := &client.ListPluginsParams{Limit: ptr(pageSize)}
+	pg := newPager("list plugins")
 	for {
 		resp, err := e.Client.ListPluginsWithResponse(ctx, sc.tenant, params)
-		if err := call("list plugins", "", err, statusOf(resp), bodyOf(resp)); err != nil {
+		if err := call(pg.op, "", err, statusOf(resp), bodyOf(resp)); err != nil {
 			return err
 		}
-		if items := resp.JSON200.Items; items != nil {
-			all = append(all, *items...)
+		page, err := decoded(pg.op, "", resp, resp.JSON200)
+		if err != nil {
+			return err
 		}
-		next := resp.JSON200.NextCursor
-		if next == nil || *next == "" || len(all) >= maxListed {
+		n := 0
+		if items := page.Items; items != nil {
+			all = append(all, *items...)
+			n = len(*items)
+		}
+		if params.Cursor, err = pg.next(n, page.NextCursor); err != nil {
+			return err
+		}
+		if params.Cursor == nil {
 			break
 		}
-		params.Cursor = next
 	}
+	pg.note(e.Err, "plugins", "delete old ones")
 	rows := make([][]string, 0, len(all))
 	for _, p := range all {
 		rows = append(rows, pluginRow(p))
@@ -449,7 +467,10 @@ func pluginShow(ctx context.Context, e *Env, args []string) error {
 	if err := call("show plugin", "", err, statusOf(resp), bodyOf(resp)); err != nil {
 		return err
 	}
-	p := resp.JSON200
+	p, err := decoded("show plugin", "", resp, resp.JSON200)
+	if err != nil {
+		return err
+	}
 	return e.Render(p, nil, [][]string{
 		{"id", fmt.Sprint(p.Id)}, {"name", p.Name}, {"version", p.Version}, {"os/arch", p.Os + "/" + p.Arch},
 		{"size", fmt.Sprintf("%s (%d bytes)", humanBytes(p.Size), p.Size)}, {"sha256", p.Sha256},
@@ -492,7 +513,7 @@ func pluginSettingsSet(ctx context.Context, e *Env, args []string) error {
 	if file == "" {
 		return usageErrorf("--file FILE (or - for stdin) is required: settings are never taken from flags")
 	}
-	settings, err := readSettings(file)
+	settings, err := readSettings(ctx, e, file)
 	if err != nil {
 		return err
 	}
@@ -502,7 +523,10 @@ func pluginSettingsSet(ctx context.Context, e *Env, args []string) error {
 	if err := call("set plugin settings", check, err, statusOf(resp), bodyOf(resp)); err != nil {
 		return err
 	}
-	s := resp.JSON200
+	s, err := decoded("set plugin settings", check, resp, resp.JSON200)
+	if err != nil {
+		return err
+	}
 	if e.JSON {
 		return e.Render(s, nil, nil)
 	}
@@ -511,9 +535,10 @@ func pluginSettingsSet(ctx context.Context, e *Env, args []string) error {
 }
 
 // readSettings reads a JSON object of setting names to string values from
-// file ("-": stdin). Its errors never quote the file: it holds secrets.
-func readSettings(file string) (map[string]string, error) {
-	var r io.Reader = os.Stdin
+// file ("-": the Env's stdin). Its errors never quote the file: it holds
+// secrets.
+func readSettings(ctx context.Context, e *Env, file string) (map[string]string, error) {
+	r := e.in
 	if file != "-" {
 		f, err := os.Open(file)
 		if err != nil {
@@ -522,9 +547,12 @@ func readSettings(file string) (map[string]string, error) {
 		defer f.Close()
 		r = f
 	}
-	raw, err := io.ReadAll(io.LimitReader(r, maxSettingsFile+1))
+	if r == nil {
+		return nil, usageErrorf("settings file: no stdin: pass --file FILE")
+	}
+	raw, err := readAll(ctx, r, maxSettingsFile)
 	if err != nil {
-		return nil, usageErrorf("settings file: %v", err)
+		return nil, err
 	}
 	if len(raw) > maxSettingsFile {
 		return nil, usageErrorf("settings file is larger than %s", humanBytes(maxSettingsFile))
@@ -534,13 +562,4 @@ func readSettings(file string) (map[string]string, error) {
 		return nil, usageErrorf(`settings file must be one JSON object of names to string values, e.g. {"endpoint": "https://..."}`)
 	}
 	return settings, nil
-}
-
-// clipText bounds an unexpected answer quoted in an error.
-func clipText(s string) string {
-	s = strings.TrimSpace(s)
-	if len(s) > maxProblemText {
-		return s[:maxProblemText] + "..."
-	}
-	return s
 }

@@ -10,11 +10,6 @@ import (
 // test-transactions): the tenant and environment every one of them names,
 // and how times and optional values show in tables.
 
-// maxListed bounds how many rows a list with --all gathers: past it the
-// command stops following pages and says so, instead of holding an
-// unbounded history in memory.
-const maxListed = 100_000
-
 // scope is the tenant (and environment) a studio command acts on.
 type scope struct {
 	tenant, env string

@@ -10,10 +10,6 @@ import (
 	"github.com/partnerhub/partnerhub/client"
 )
 
-// pageSize is the page size lists ask for (the API's maximum); lists follow
-// every page.
-const pageSize int64 = 200
-
 func tenantsCommand() *Command {
 	return &Command{Name: "tenants", Summary: "list, show, create, update, suspend and resume tenants (studios)",
 		Usage: `Usage: partnerhub tenants COMMAND
@@ -68,19 +64,29 @@ func tenantsList(ctx context.Context, e *Env, args []string) error {
 		return usageErrorf("--status must be active or suspended")
 	}
 	all := []client.Tenant{}
+	pg := newPager("list tenants")
 	for {
 		r, err := e.Client.ListTenantsWithResponse(ctx, params)
-		if err := call("list tenants", "", err, statusOf(r), bodyOf(r)); err != nil {
+		if err := call(pg.op, "", err, statusOf(r), bodyOf(r)); err != nil {
 			return err
 		}
-		if r.JSON200.Items != nil {
-			all = append(all, *r.JSON200.Items...)
+		page, err := decoded(pg.op, "", r, r.JSON200)
+		if err != nil {
+			return err
 		}
-		if r.JSON200.NextCursor == nil {
+		n := 0
+		if page.Items != nil {
+			all = append(all, *page.Items...)
+			n = len(*page.Items)
+		}
+		if params.Cursor, err = pg.next(n, page.NextCursor); err != nil {
+			return err
+		}
+		if params.Cursor == nil {
 			break
 		}
-		params.Cursor = r.JSON200.NextCursor
 	}
+	pg.note(e.Err, "tenants", "filter with --status to see the rest")
 	rows := make([][]string, 0, len(all))
 	for _, t := range all {
 		rows = append(rows, tenantRow(t))
@@ -96,11 +102,16 @@ func tenantsShow(ctx context.Context, e *Env, args []string) error {
 	if err := positional(pos, "CODE"); err != nil {
 		return err
 	}
+	op := "show tenant " + pos[0]
 	r, err := e.Client.GetTenantWithResponse(ctx, pos[0])
-	if err := call("show tenant "+pos[0], "", err, statusOf(r), bodyOf(r)); err != nil {
+	if err := call(op, "", err, statusOf(r), bodyOf(r)); err != nil {
 		return err
 	}
-	return e.Render(r.JSON200, tenantHeaders, [][]string{tenantRow(*r.JSON200)})
+	t, err := decoded(op, "", r, r.JSON200)
+	if err != nil {
+		return err
+	}
+	return e.Render(t, tenantHeaders, [][]string{tenantRow(*t)})
 }
 
 func tenantsCreate(ctx context.Context, e *Env, args []string) error {
@@ -128,11 +139,15 @@ func tenantsCreate(ctx context.Context, e *Env, args []string) error {
 	if set["contact-email"] {
 		body.ContactEmail = cmail
 	}
+	op, check := "create tenant "+*code, "partnerhub tenants show "+*code
 	r, err := e.Client.CreateTenantWithResponse(ctx, body)
-	if err := call("create tenant "+*code, "partnerhub tenants show "+*code, err, statusOf(r), bodyOf(r)); err != nil {
+	if err := call(op, check, err, statusOf(r), bodyOf(r)); err != nil {
 		return err
 	}
-	t := r.JSON201
+	t, err := decoded(op, check, r, r.JSON201)
+	if err != nil {
+		return err
+	}
 	if e.JSON {
 		return writeJSON(e.Out, t)
 	}
@@ -169,11 +184,16 @@ func tenantsUpdate(ctx context.Context, e *Env, args []string) error {
 	if len(set) == 0 {
 		return usageErrorf("nothing to change: pass --name, --contact-name or --contact-email")
 	}
+	op, check := "update tenant "+pos[0], "partnerhub tenants show "+pos[0]
 	r, err := e.Client.UpdateTenantWithResponse(ctx, pos[0], body)
-	if err := call("update tenant "+pos[0], "partnerhub tenants show "+pos[0], err, statusOf(r), bodyOf(r)); err != nil {
+	if err := call(op, check, err, statusOf(r), bodyOf(r)); err != nil {
 		return err
 	}
-	return e.Render(r.JSON200, tenantHeaders, [][]string{tenantRow(*r.JSON200)})
+	t, err := decoded(op, check, r, r.JSON200)
+	if err != nil {
+		return err
+	}
+	return e.Render(t, tenantHeaders, [][]string{tenantRow(*t)})
 }
 
 func tenantsSetStatus(resume bool) func(ctx context.Context, e *Env, args []string) error {
@@ -186,31 +206,26 @@ func tenantsSetStatus(resume bool) func(ctx context.Context, e *Env, args []stri
 			return err
 		}
 		code := pos[0]
-		var (
-			t      *client.Tenant
-			status int
-			body   []byte
-			op     = "suspend tenant " + code
-		)
+		check := "partnerhub tenants show " + code
+		var t *client.Tenant
 		if resume {
-			op = "resume tenant " + code
-			r, err2 := e.Client.ResumeTenantWithResponse(ctx, code)
-			err, status, body = err2, statusOf(r), bodyOf(r)
-			if r != nil {
-				t = r.JSON200
+			op := "resume tenant " + code
+			r, err := e.Client.ResumeTenantWithResponse(ctx, code)
+			if err := call(op, check, err, statusOf(r), bodyOf(r)); err != nil {
+				return err
+			}
+			if t, err = decoded(op, check, r, r.JSON200); err != nil {
+				return err
 			}
 		} else {
-			r, err2 := e.Client.SuspendTenantWithResponse(ctx, code)
-			err, status, body = err2, statusOf(r), bodyOf(r)
-			if r != nil {
-				t = r.JSON200
+			op := "suspend tenant " + code
+			r, err := e.Client.SuspendTenantWithResponse(ctx, code)
+			if err := call(op, check, err, statusOf(r), bodyOf(r)); err != nil {
+				return err
 			}
-		}
-		if err := call(op, "partnerhub tenants show "+code, err, status, body); err != nil {
-			return err
-		}
-		if t == nil {
-			return fmt.Errorf("%s: unexpected answer %d", op, status)
+			if t, err = decoded(op, check, r, r.JSON200); err != nil {
+				return err
+			}
 		}
 		return e.Render(t, tenantHeaders, [][]string{tenantRow(*t)})
 	}

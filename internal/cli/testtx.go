@@ -25,13 +25,14 @@ func testTransactionsCommand() *Command {
 		}}
 }
 
-const testTxRunUsage = `Usage: partnerhub test-transactions run --tenant CODE --bundle SKU|ID --player ID
+const testTxRunUsage = `Usage: partnerhub test-transactions run --tenant CODE (--bundle SKU | --bundle-id ID) --player ID
                                        [--country CC] [--reference REF] [--env staging]
 
-Buys the bundle (a SKU of the staging catalog, or its numeric id) for the
-player through partnerhub's Pay1st simulator and prints each step with ok,
-failed or pending. The server waits a bounded time; a step not done by then
-is pending: run the same command with the printed --reference to resume.
+Buys the bundle (--bundle: a SKU of the staging catalog, even an all-digit
+one; --bundle-id: its numeric id) for the player through partnerhub's Pay1st
+simulator and prints each step with ok, failed or pending. The server waits
+a bounded time; a step not done by then is pending: run the same command
+with the printed --reference to resume.
 
 Exit codes: 0 every step ok; 1 a step failed, or steps are still pending;
 4 refused (e.g. an unknown bundle, production, another request with the same
@@ -48,8 +49,9 @@ func testTxRun(ctx context.Context, e *Env, args []string) error {
 	fs := newFlags("test-transactions run")
 	sc := scopeFlags(fs, true)
 	var bundle, country, ref string
-	var player int64
+	var player, bundleID int64
 	fs.StringVar(&bundle, "bundle", "", "")
+	fs.Int64Var(&bundleID, "bundle-id", 0, "")
 	fs.Int64Var(&player, "player", 0, "")
 	fs.StringVar(&country, "country", "", "")
 	fs.StringVar(&ref, "reference", "", "")
@@ -63,12 +65,16 @@ func testTxRun(ctx context.Context, e *Env, args []string) error {
 	if err := sc.check(); err != nil {
 		return err
 	}
-	if bundle == "" || player < 1 {
-		return usageErrorf("--bundle and --player are required")
+	if (bundle == "") == (bundleID == 0) || player < 1 {
+		return usageErrorf("--player and one of --bundle SKU or --bundle-id ID are required")
+	}
+	if bundleID < 0 {
+		return usageErrorf("--bundle-id must be a positive integer")
 	}
 	body := client.CreateTestTransactionJSONRequestBody{PlayerId: player}
-	if id, err := strconv.ParseInt(bundle, 10, 64); err == nil && id > 0 {
-		body.BundleId = &id
+	if bundleID > 0 {
+		body.BundleId = &bundleID
+		bundle = "bundle " + strconv.FormatInt(bundleID, 10)
 	} else {
 		body.Sku = &bundle
 	}
@@ -90,7 +96,11 @@ func testTxRun(ctx context.Context, e *Env, args []string) error {
 	if err := call("test transaction", check, err, statusOf(resp), bodyOf(resp)); err != nil {
 		return err
 	}
-	return renderTestTx(e, sc, resp.JSON200)
+	tx, err := decoded("test transaction", check, resp, resp.JSON200)
+	if err != nil {
+		return err
+	}
+	return renderTestTx(e, sc, tx)
 }
 
 func testTxShow(ctx context.Context, e *Env, args []string) error {
@@ -110,15 +120,16 @@ func testTxShow(ctx context.Context, e *Env, args []string) error {
 	if err := call("show test transaction "+pos[0], "", err, statusOf(resp), bodyOf(resp)); err != nil {
 		return err
 	}
-	return renderTestTx(e, sc, resp.JSON200)
+	tx, err := decoded("show test transaction "+pos[0], "", resp, resp.JSON200)
+	if err != nil {
+		return err
+	}
+	return renderTestTx(e, sc, tx)
 }
 
 // renderTestTx prints the steps (or the JSON) and turns anything but
 // succeeded into exit 1.
 func renderTestTx(e *Env, sc *scope, tx *client.TestTransaction) error {
-	if tx == nil {
-		return fmt.Errorf("test transaction: the server's answer had no body")
-	}
 	if e.JSON {
 		if err := e.Render(tx, nil, nil); err != nil {
 			return err

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"sort"
@@ -10,33 +9,6 @@ import (
 
 	"github.com/partnerhub/partnerhub/client"
 )
-
-// timelineEvent is one entry of get-payment's events as the server sends
-// it. It is decoded from the answer's raw body because the generated
-// client's type for it is wrong: the OpenAPI document has two schemas
-// named PaymentEvent (the timeline's and Pay1st's webhook event), and the
-// webhook's wins, so the generated PaymentTimeline.Events loses applied,
-// flagged, flagReason, deliveryId and receivedAt.
-type timelineEvent struct {
-	Status      string    `json:"status"`
-	UpdatedDate time.Time `json:"updatedDate"`
-	Applied     bool      `json:"applied"`
-	Flagged     bool      `json:"flagged"`
-	FlagReason  string    `json:"flagReason"`
-	DeliveryID  int64     `json:"deliveryId"`
-	ReceivedAt  time.Time `json:"receivedAt"`
-}
-
-// timelineEvents reads the events of a get-payment answer.
-func timelineEvents(raw []byte) ([]timelineEvent, error) {
-	var b struct {
-		Events []timelineEvent `json:"events"`
-	}
-	if err := json.Unmarshal(raw, &b); err != nil {
-		return nil, fmt.Errorf("payment timeline: %w", err)
-	}
-	return b.Events, nil
-}
 
 // timelineLine is one line of a payment's readable timeline.
 type timelineLine struct {
@@ -50,7 +22,7 @@ type timelineLine struct {
 // each event and whether it was applied, the hold, each fulfilment and
 // reversal attempt (start and end) and the report to Pay1st. Lines at the
 // same instant keep that order (a request before the event it carried).
-func timelineLines(p *client.PaymentTimeline, events []timelineEvent) []timelineLine {
+func timelineLines(p *client.PaymentTimeline) []timelineLine {
 	var out []timelineLine
 	add := func(at time.Time, what, format string, a ...any) {
 		if !at.IsZero() {
@@ -68,19 +40,23 @@ func timelineLines(p *client.PaymentTimeline, events []timelineEvent) []timeline
 			add(d.ReceivedAt, "request", "%s", text)
 		}
 	}
+	var events []client.TimelineEvent
+	if p.Events != nil {
+		events = *p.Events
+	}
 	for _, ev := range events {
 		var how string
 		switch {
 		case ev.Applied:
 			how = "applied"
 		case ev.Flagged:
-			how = "flagged, not applied: " + ev.FlagReason
+			how = "flagged, not applied: " + orDash(ev.FlagReason)
 		default:
 			how = "not applied: older than the status"
 		}
 		text := fmt.Sprintf("%s (updated %s) %s", ev.Status, timeCell(ev.UpdatedDate), how)
-		if ev.DeliveryID != 0 {
-			text += fmt.Sprintf(" [request #%d]", ev.DeliveryID)
+		if ev.DeliveryId != nil && *ev.DeliveryId != 0 {
+			text += fmt.Sprintf(" [request #%d]", *ev.DeliveryId)
 		}
 		add(ev.ReceivedAt, "event", "%s", text)
 	}
