@@ -103,7 +103,7 @@ type ListAllDeliveriesInput struct {
 // DeliveryList is a page of deliveries, newest first.
 type DeliveryList struct {
 	Items      []Delivery `json:"items" doc:"Deliveries, newest first."`
-	NextCursor string     `json:"nextCursor,omitempty" doc:"Pass as cursor for the next (older) page; absent on the last page."`
+	NextCursor string     `json:"nextCursor,omitempty" example:"MTIwNw" doc:"Pass as cursor for the next (older) page; absent on the last page."`
 }
 
 // DeliveryListOutput is a list's answer.

@@ -3,6 +3,7 @@ package api
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"slices"
 	"sort"
@@ -20,8 +21,12 @@ import (
 //     what they are (an enum, a boolean, a default);
 //   - every property of every schema, nested ones included, has a description;
 //   - a request or response body whose schema is an object (directly or by
-//     $ref) has an example, on its schema or its media type, and that
-//     example is valid against the schema;
+//     $ref), error answers' included, has an example, on its schema or its
+//     media type, and that example is valid against the schema and shows
+//     every property, nested objects' and array items' included (an array
+//     of objects shows at least one): a reader sees every field with a
+//     value, not `{}`. A request leaves out readOnly properties, a response
+//     writeOnly ones; secrets show clearly fake values;
 //   - an error answer (4xx, 5xx) has a description and a body schema; an
 //     operation behind the bearer key documents 401; one with path
 //     parameters documents 404 (an unknown or invisible resource); one with
@@ -59,11 +64,47 @@ func TestOpenAPIGapsAreFound(t *testing.T) {
 							"example": map[string]any{"name": 7},
 						}}},
 						"409": map[string]any{"description": "Conflict"},
+						"500": map[string]any{"description": "Internal error", "content": map[string]any{"application/problem+json": map[string]any{
+							"schema":  map[string]any{"$ref": "#/components/schemas/Problem"},
+							"example": map[string]any{"title": "Internal Server Error"},
+						}}},
+					},
+				},
+			},
+			"/v1/shapes": map[string]any{
+				"post": map[string]any{
+					"operationId": "make-shape", "summary": "Make a shape", "description": "Makes one.",
+					"requestBody": map[string]any{"content": map[string]any{"application/json": map[string]any{
+						"schema": map[string]any{"$ref": "#/components/schemas/Shape"},
+					}}},
+					"responses": map[string]any{
+						"200": map[string]any{"description": "OK", "content": map[string]any{"application/json": map[string]any{
+							"schema": map[string]any{"type": "object", "properties": map[string]any{
+								"items": map[string]any{"type": "array", "description": "Shapes.", "items": map[string]any{"$ref": "#/components/schemas/Shape"}},
+							}, "example": map[string]any{"items": []any{}}},
+						}}},
+						"422": map[string]any{"description": "Invalid", "content": map[string]any{"application/problem+json": map[string]any{
+							"schema":  map[string]any{"$ref": "#/components/schemas/Problem"},
+							"example": map[string]any{"title": "Unprocessable Entity", "detail": "bad"},
+						}}},
 					},
 				},
 			},
 		},
 		"components": map[string]any{"schemas": map[string]any{
+			"Problem": map[string]any{"type": "object", "properties": map[string]any{
+				"title":  map[string]any{"type": "string", "description": "Title."},
+				"detail": map[string]any{"type": "string", "description": "Detail."},
+			}},
+			// Two shapes between them show a and b, never c; id is
+			// readOnly, so a request need not show it; secret is writeOnly.
+			"Shape": map[string]any{"type": "object", "properties": map[string]any{
+				"a":      map[string]any{"type": "string", "description": "A."},
+				"b":      map[string]any{"type": "string", "description": "B."},
+				"c":      map[string]any{"type": "string", "description": "C."},
+				"id":     map[string]any{"type": "integer", "description": "Id.", "readOnly": true},
+				"secret": map[string]any{"type": "string", "description": "Secret.", "writeOnly": true},
+			}, "examples": []any{map[string]any{"a": "x", "secret": "s"}, map[string]any{"b": "y", "secret": "s"}}},
 			"Thing": map[string]any{"type": "object", "properties": map[string]any{
 				"name": map[string]any{"type": "string"},
 				"tags": map[string]any{"type": "array", "description": "Labels.", "items": map[string]any{
@@ -85,6 +126,9 @@ func TestOpenAPIGapsAreFound(t *testing.T) {
 		"POST /v1/things/{id} (make-thing): 422 not documented (validated input)",
 		"schema Thing: property name: no description",
 		"schema Thing: property tags[].key: no description",
+		"POST /v1/things/{id} (make-thing): 500 response application/problem+json: example does not show detail",
+		"POST /v1/shapes (make-shape): request body application/json: example does not show c",
+		"POST /v1/shapes (make-shape): 200 response application/json: example does not show items[] (an empty list of objects)",
 	}
 	got := openAPIGaps(doc)
 	for _, w := range want {
@@ -135,7 +179,7 @@ func openAPIGaps(doc map[string]any) []string {
 					if strings.Contains(mt, "json") {
 						validated = true
 					}
-					bodyExampleGaps(doc, asMap(media), func(what string) { gap("%s: request body %s: %s", at, mt, what) })
+					bodyExampleGaps(doc, asMap(media), inRequest, func(what string) { gap("%s: request body %s: %s", at, mt, what) })
 				}
 			}
 			responses := asMap(op["responses"])
@@ -148,10 +192,9 @@ func openAPIGaps(doc map[string]any) []string {
 					if len(asMap(r["content"])) == 0 {
 						gap("%s: %s response: no body schema", at, code)
 					}
-					continue
 				}
 				for mt, media := range asMap(r["content"]) {
-					bodyExampleGaps(doc, asMap(media), func(what string) { gap("%s: %s response %s: %s", at, code, mt, what) })
+					bodyExampleGaps(doc, asMap(media), inResponse, func(what string) { gap("%s: %s response %s: %s", at, code, mt, what) })
 				}
 			}
 			needs := func(code, why string) {
@@ -200,9 +243,19 @@ func propertyGaps(s map[string]any, prefix string, report func(prop, what string
 	}
 }
 
+// direction says which way a body goes: a request's example leaves out
+// readOnly properties, a response's writeOnly ones.
+type direction int
+
+const (
+	inRequest direction = iota
+	inResponse
+)
+
 // bodyExampleGaps checks a media type whose schema is an object: it needs
-// an example (schema or media level) that the schema accepts.
-func bodyExampleGaps(doc map[string]any, media map[string]any, report func(string)) {
+// an example (schema or media level) that the schema accepts and that
+// shows every property.
+func bodyExampleGaps(doc map[string]any, media map[string]any, dir direction, report func(string)) {
 	schema := resolve(doc, asMap(media["schema"]))
 	if schema == nil || !isType(schema, "object") {
 		return
@@ -222,11 +275,102 @@ func bodyExampleGaps(doc map[string]any, media map[string]any, report func(strin
 		report("no example on the schema or the media type")
 		return
 	}
-	for _, ex := range examples {
+	// A property is missing when no example shows it: a schema may carry
+	// one example per shape (failed and succeeded), each field shown in the
+	// shape where it is set.
+	var missing []string
+	for i, ex := range examples {
 		if err := exampleError(doc, schema, ex, ""); err != "" {
 			report("example is not valid against the schema: " + err)
+			continue
+		}
+		m := exampleMissing(doc, asMap(media["schema"]), ex, dir, "", map[string]bool{})
+		if i == 0 {
+			missing = m
+		} else {
+			missing = slices.DeleteFunc(missing, func(p string) bool { return !slices.Contains(m, p) })
 		}
 	}
+	name := strings.TrimPrefix(str(asMap(media["schema"])["$ref"]), "#/components/schemas/")
+	for _, m := range missing {
+		if !slices.Contains(neverShown[name], m) {
+			report("example does not show " + m)
+		}
+	}
+}
+
+// neverShown are properties of a body schema that the answer it documents
+// never carries, so its example cannot show them truthfully: the schema is
+// shared with other answers (or comes from Huma) and the field is set only
+// there.
+var neverShown = map[string][]string{
+	// A key just created has never been used nor revoked.
+	"CreatedAPIKey": {"lastUsedAt", "revokedAt"},
+	// Releasing a hold always answers a payment no longer held.
+	"ReleaseHoldOutputBody": {"heldAt", "holdReason"},
+	// The body of a delivery is only in get-delivery, not in lists.
+	"DeliveryList": {"items[].body"},
+	// Requeued records were failed: none has succeeded.
+	"RetryFulfilmentsOutputBody": {"requeued[].resultReference", "requeued[].succeededAt"},
+	// Huma's problem type: partnerhub never sets instance.
+	"ErrorModel": {"instance"},
+}
+
+// exampleMissing lists the properties of s (by path) that the example v
+// leaves out, following $refs, nested objects and array items; an array of
+// objects must show one. seen stops at a schema already on the way down
+// (a recursive schema need not be shown to infinity).
+func exampleMissing(doc, s map[string]any, v any, dir direction, at string, seen map[string]bool) []string {
+	if ref := str(s["$ref"]); ref != "" {
+		if seen[ref] {
+			return nil
+		}
+		seen[ref] = true
+		defer delete(seen, ref)
+	}
+	s = resolve(doc, s)
+	if s == nil {
+		return nil
+	}
+	name := func(n string) string {
+		if at == "" {
+			return n
+		}
+		return at + "." + n
+	}
+	var missing []string
+	switch v := v.(type) {
+	case map[string]any:
+		props := asMap(s["properties"])
+		for _, k := range slices.Sorted(maps.Keys(props)) {
+			p := resolve(doc, asMap(props[k]))
+			if (dir == inRequest && p["readOnly"] == true) || (dir == inResponse && p["writeOnly"] == true) {
+				continue
+			}
+			pv, ok := v[k]
+			if !ok {
+				missing = append(missing, name(k))
+				continue
+			}
+			missing = append(missing, exampleMissing(doc, asMap(props[k]), pv, dir, name(k), seen)...)
+		}
+	case []any:
+		// As across examples: missing when no item shows it.
+		items := asMap(s["items"])
+		if len(v) == 0 {
+			if isType(resolve(doc, items), "object") && len(asMap(resolve(doc, items)["properties"])) > 0 {
+				missing = append(missing, at+"[] (an empty list of objects)")
+			}
+			return missing
+		}
+		inAll := exampleMissing(doc, items, v[0], dir, at+"[]", seen)
+		for _, item := range v[1:] {
+			m := exampleMissing(doc, items, item, dir, at+"[]", seen)
+			inAll = slices.DeleteFunc(inAll, func(p string) bool { return !slices.Contains(m, p) })
+		}
+		missing = append(missing, inAll...)
+	}
+	return missing
 }
 
 // exampleError is a structural check of v against s: types, required and
@@ -248,6 +392,9 @@ func exampleError(doc map[string]any, s map[string]any, v any, at string) string
 			return ""
 		}
 		return fmt.Sprintf("%s: null where %v is expected", strings.TrimPrefix(at, "."), types(s))
+	}
+	if len(types(s)) == 0 {
+		return "" // no type: any value
 	}
 	if enum := asSlice(s["enum"]); enum != nil && !slices.ContainsFunc(enum, func(e any) bool { return fmt.Sprint(e) == fmt.Sprint(v) }) {
 		return fmt.Sprintf("%s: %v not in enum", at, v)

@@ -36,7 +36,7 @@ const maxCredentialsBody = 16 << 10
 // write-only: only whether each is set, and when it last changed.
 type Environment struct {
 	Name     string `json:"name" enum:"staging,production" example:"staging" doc:"The environment."`
-	AuthMode string `json:"authMode" enum:"signature,token,none" example:"signature" doc:"How Payment Webhook Events are authenticated: signature (X-SIGNATURE and X-TIMESTAMP with the Signing Key), token (?token= in the Webhook URL) or none (staging only)."`
+	AuthMode string `json:"authMode" enum:"signature,token,none" example:"token" doc:"How Payment Webhook Events are authenticated: signature (X-SIGNATURE and X-TIMESTAMP with the Signing Key), token (?token= in the Webhook URL) or none (staging only)."`
 	// Always a list ([] when any address may call), never null.
 	IPAllowList        []string               `json:"ipAllowList" nullable:"false" doc:"CIDRs payment events may come from, checked against the TCP peer address; empty means any."`
 	CallbackSuccessURL string                 `json:"callbackSuccessUrl,omitempty" example:"https://game.example.com/pay/success" doc:"Where customers go after a successful payment; absent when not configured."`

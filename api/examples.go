@@ -23,12 +23,18 @@ var formatExamples = map[string]string{
 // generators of clients look for first — and the examples stay in step
 // with the fields: a field's example changes in one place. A required
 // property with nothing to show is left out, which TestOpenAPIIsDocumented
-// reports by name.
+// reports by name. Schemas whose assembled example would contradict itself
+// get a whole one from handExamples (examples_hand.go) first.
 func addSchemaExamples(oapi *huma.OpenAPI) {
 	if oapi.Components == nil || oapi.Components.Schemas == nil {
 		return
 	}
 	all := oapi.Components.Schemas.Map()
+	for name, examples := range handExamples() {
+		if s := all[name]; s != nil {
+			s.Examples = examples
+		}
+	}
 	visiting := map[string]bool{}
 	var of func(s *huma.Schema) (any, bool)
 	object := func(s *huma.Schema) map[string]any {
@@ -67,6 +73,13 @@ func addSchemaExamples(oapi *huma.OpenAPI) {
 			v, ok := formatExamples[s.Format]
 			return v, ok
 		case "array":
+			if s.Items != nil && s.Items.Ref != "" {
+				// A list shows every shape its items' schema has an
+				// example for (a failed and a succeeded fulfilment).
+				if t := all[strings.TrimPrefix(s.Items.Ref, "#/components/schemas/")]; t != nil && len(t.Examples) > 1 {
+					return slices.Clone(t.Examples), true
+				}
+			}
 			if v, ok := of(s.Items); ok {
 				return []any{v}, true
 			}

@@ -33,13 +33,21 @@ const (
 	ReasonTenantMismatch = "tenant_mismatch"
 	ReasonSuspended      = "suspended"
 	ReasonRateLimited    = "rate_limited"
-	ReasonUnavailable    = "unavailable"
+	// ReasonUnavailable: partnerhub could not resolve or record the
+	// request (its database failed) and answered 503; what operators page on.
+	ReasonUnavailable = "unavailable"
+	// ReasonNoPlugin: a User Info request for an environment with no
+	// active plugin (a tenant's setup, not partnerhub's health).
+	ReasonNoPlugin       = "no_plugin"
 	ReasonUnknownBundle  = "unknown_bundle"
 	ReasonNotSuccessful  = "not_successful"
 	ReasonReferenceTaken = "reference_taken"
 	ReasonUserNotFound   = "user_not_found"
 	ReasonPluginFailed   = "plugin_failed"
-	ReasonOther          = "other"
+	// ReasonInternalError: the handler panicked (a bug); the connection
+	// was dropped without an answer.
+	ReasonInternalError = "internal_error"
+	ReasonOther         = "other"
 )
 
 // Outcomes of a webhook, the outcome label.
@@ -147,8 +155,7 @@ func markRejected(ctx context.Context, d payment.Delivery, status int, code, msg
 	}
 	o.rejected = true
 	o.tenantKnown = d.TenantID != 0
-	if o.reason == "" || code == pay1st.CodeUnavailable && msg != msgSuspended {
-		// Not recorded (503) overrides what the handler expected to answer.
+	if o.reason == "" {
 		o.reason = rejectionReason(status, code, msg, d.TenantID != 0)
 	}
 }
@@ -223,7 +230,19 @@ func (h *WebhookHandler) observe(next http.HandlerFunc, kind string) http.Handle
 		start := time.Now()
 		o := &webhookObs{}
 		ctx := context.WithValue(r.Context(), obsKey{}, o)
+		finished := false
+		defer func() {
+			// A panicking handler (net/http drops the connection; Pay1st
+			// sends again) is counted too; the panic goes on unchanged.
+			if !finished {
+				if !o.rejected {
+					o.rejected, o.reason = true, ReasonInternalError
+				}
+				h.metrics.record(ctx, r, kind, o, time.Since(start))
+			}
+		}()
 		next(w, r.WithContext(ctx))
+		finished = true
 		h.metrics.record(ctx, r, kind, o, time.Since(start))
 	}
 }
@@ -245,6 +264,10 @@ func (m webhookMetrics) record(ctx context.Context, r *http.Request, kind string
 		env = e
 	}
 	m.received.Add(ctx, 1, m.attrs.Get(webhookLabels{tenant: partner, env: env, kind: kind, outcome: outcome}, webhookLabels.attrs))
+	// The paging reason's series exists at 0 from the first request on, so
+	// that its first increase shows in rate() and increase() (a series
+	// born at 1 does not); bounded like received.
+	m.rejected.Add(ctx, 0, m.attrs.Get(webhookLabels{tenant: partner, env: env, kind: kind, reason: ReasonUnavailable}, webhookLabels.attrs))
 	if o.rejected {
 		m.rejected.Add(ctx, 1, m.attrs.Get(webhookLabels{tenant: partner, env: env, kind: kind, reason: o.reason}, webhookLabels.attrs))
 	}

@@ -10,6 +10,7 @@ import (
 	"go.opentelemetry.io/otel/metric/noop"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 
+	"github.com/partnerhub/partnerhub/internal/telemetry/telemetrytest"
 	"github.com/partnerhub/partnerhub/pay1st"
 	"github.com/partnerhub/partnerhub/payment"
 	"github.com/partnerhub/partnerhub/tenant"
@@ -53,6 +54,23 @@ func TestRejectionReason(t *testing.T) {
 	require.Equal(t, ReasonBadToken, authRejection(tenant.AuthToken))
 	require.Equal(t, ReasonBadSignature, authRejection(tenant.AuthSignature))
 	require.Equal(t, ReasonUnauthorized, authRejection(tenant.AuthNone))
+}
+
+// TestObservePanic: a handler that panics is still counted, as a
+// rejection for internal_error, and the panic reaches net/http unchanged.
+func TestObservePanic(t *testing.T) {
+	t.Parallel()
+	meter := telemetrytest.New(t)
+	h := &WebhookHandler{metrics: newWebhookMetrics(meter)}
+	handler := h.observe(func(http.ResponseWriter, *http.Request) { panic("bug in a handler") }, payment.KindSummary)
+	r := httptest.NewRequest(http.MethodPost, "/pay1st/staging/acme/summary", nil)
+	r.SetPathValue("env", "staging")
+	r.SetPathValue("partnerCode", "acme")
+	require.PanicsWithValue(t, "bug in a handler", func() { handler(httptest.NewRecorder(), r) })
+	require.Equal(t, map[string]float64{
+		`partnerhub.webhooks.rejected{env="staging",kind="summary",reason="internal_error",tenant="unknown"}`: 1,
+		`partnerhub.webhooks.rejected{env="staging",kind="summary",reason="unavailable",tenant="unknown"}`:    0,
+	}, telemetrytest.Matching(meter.Values(t), "partnerhub.webhooks.rejected"))
 }
 
 // BenchmarkWebhookObserve is the metrics' cost per Pay1st-facing request

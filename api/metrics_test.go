@@ -99,7 +99,42 @@ func TestWebhookMetrics(t *testing.T) {
 		`partnerhub.webhooks.rejected{env="staging",kind="payment_event",reason="unknown_tenant",tenant="unknown"}`: 1,
 		`partnerhub.webhooks.rejected{env="unknown",kind="payment_event",reason="unknown_tenant",tenant="unknown"}`: 1,
 		`partnerhub.webhooks.rejected{env="staging",kind="payment_event",reason="suspended",tenant="frozen"}`:       1,
+		// The paging reason is there at 0 from the first request on, so
+		// its first increase is seen.
+		`partnerhub.webhooks.rejected{env="staging",kind="payment_event",reason="unavailable",tenant="acme"}`:    0,
+		`partnerhub.webhooks.rejected{env="staging",kind="payment_event",reason="unavailable",tenant="frozen"}`:  0,
+		`partnerhub.webhooks.rejected{env="staging",kind="payment_event",reason="unavailable",tenant="unknown"}`: 0,
+		`partnerhub.webhooks.rejected{env="unknown",kind="payment_event",reason="unavailable",tenant="unknown"}`: 0,
 	}, telemetrytest.Matching(values, "partnerhub.webhooks.rejected"))
 	require.Equal(t, 2.0, values[`partnerhub.webhooks.ack.duration_count{env="staging",kind="payment_event",outcome="accepted"}`]+
 		values[`partnerhub.webhooks.ack.duration_count{env="staging",kind="payment_event",outcome="duplicate"}`])
+}
+
+// TestWebhookRejectionReasons503: of the 503s, only a request partnerhub
+// could not record counts as "unavailable" (what operators page on): a
+// User Info request for an environment without an active plugin is the
+// tenant's setup and counts as "no_plugin".
+func TestWebhookRejectionReasons503(t *testing.T) {
+	t.Parallel()
+	b, meter := setupMetered(t)
+	b.createTenant(t, "acme", 1042)
+
+	resp, err := http.Get(b.srv.URL + "/pay1st/staging/acme/user-info?playerId=TEST123")
+	require.NoError(t, err)
+	require.NoError(t, resp.Body.Close())
+	require.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
+
+	// Nothing can be recorded any more: a forged event is answered 503,
+	// and counted as such rather than as the signature it failed.
+	_, err = b.pool.Exec(context.Background(), `ALTER TABLE deliveries RENAME TO deliveries_gone`)
+	require.NoError(t, err)
+	good := eventBody(t, "acme", 1042, "C-M-9-P", nil)
+	status, _, out := b.post(t, "/pay1st/staging/acme/payment-events", good, signedHeaders("forged", good, time.Now()))
+	require.Equal(t, http.StatusServiceUnavailable, status, "%v", out)
+
+	require.Equal(t, map[string]float64{
+		`partnerhub.webhooks.rejected{env="staging",kind="user_info",reason="no_plugin",tenant="acme"}`:       1,
+		`partnerhub.webhooks.rejected{env="staging",kind="user_info",reason="unavailable",tenant="acme"}`:     0,
+		`partnerhub.webhooks.rejected{env="staging",kind="payment_event",reason="unavailable",tenant="acme"}`: 1,
+	}, telemetrytest.Matching(meter.Values(t), "partnerhub.webhooks.rejected"))
 }

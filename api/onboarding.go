@@ -26,8 +26,8 @@ type ChecklistStep struct {
 	Responsibility string     `json:"responsibility" example:"Pay1st Partner" doc:"Who does the step, in Pay1st's checklist."`
 	Status         string     `json:"status" enum:"todo,in_progress,done" doc:"Where the step stands."`
 	Automatic      bool       `json:"automatic" doc:"True when partnerhub saw the step done by itself."`
-	Observed       string     `json:"observed,omitempty" doc:"How partnerhub sees this step done; absent for steps only a person can mark."`
-	Note           string     `json:"note,omitempty" doc:"A person's note on the step; absent when none."`
+	Observed       string     `json:"observed,omitempty" example:"staging has a product and a bundle with a price" doc:"How partnerhub sees this step done; absent for steps only a person can mark."`
+	Note           string     `json:"note,omitempty" example:"Prices for KE still to be agreed with finance." doc:"A person's note on the step; absent when none."`
 	UpdatedAt      *time.Time `json:"updatedAt,omitempty" doc:"When a person last set the step."`
 }
 
@@ -67,7 +67,7 @@ type SetChecklistStepInput struct {
 	Step        string `path:"step" maxLength:"64" example:"creatives" doc:"The checklist step's name, as listed by get-checklist."`
 	Body        struct {
 		Status string `json:"status" enum:"todo,in_progress,done" doc:"A step partnerhub observes done stays done whatever is set here."`
-		Note   string `json:"note,omitempty" maxLength:"1000" doc:"A note for the people following onboarding; empty clears it."`
+		Note   string `json:"note,omitempty" maxLength:"1000" example:"Prices for KE still to be agreed with finance." doc:"A note for the people following onboarding; empty clears it."`
 	}
 }
 
@@ -79,7 +79,7 @@ type ListChecklistsInput struct {
 // ChecklistList is a page of tenants' progress.
 type ChecklistList struct {
 	Items      []Checklist `json:"items" doc:"One checklist per tenant, in partnerCode order."`
-	NextCursor string      `json:"nextCursor,omitempty" doc:"Pass as cursor for the next page; absent on the last page."`
+	NextCursor string      `json:"nextCursor,omitempty" example:"MTI" doc:"Pass as cursor for the next page; absent on the last page."`
 }
 
 // ChecklistListOutput is list-checklists' answer.

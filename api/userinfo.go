@@ -103,6 +103,7 @@ func (h *WebhookHandler) userInfo(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if env.ActivePluginID == 0 || h.host == nil || h.plugins == nil {
+		setRejectReason(ctx, ReasonNoPlugin) // not the database: not "unavailable"
 		h.reject(ctx, w, d, http.StatusServiceUnavailable, pay1st.CodeUnavailable, "no active plugin can look up players")
 		return
 	}

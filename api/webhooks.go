@@ -83,7 +83,7 @@ func (h *WebhookHandler) Register(api huma.API, mux *http.ServeMux) {
 type Ack struct {
 	Status    string `json:"status" enum:"accepted,duplicate" doc:"duplicate when the same event was recorded before; nothing changed."`
 	SessionID string `json:"sessionId" example:"c5a552942a9100b99686117d" doc:"Identifies this delivery in partnerhub's records and logs."`
-	Reference string `json:"reference,omitempty" doc:"The payment's Pay1st reference."`
+	Reference string `json:"reference,omitempty" example:"C-1795274958-P" doc:"The payment's Pay1st reference."`
 }
 
 // reject records a refused request and answers with Pay1st's error body. If
@@ -105,6 +105,8 @@ func (h *WebhookHandler) rejectReason(ctx context.Context, w http.ResponseWriter
 	if _, err := h.payments.RecordDelivery(ctx, d); err != nil {
 		h.logger.ErrorContext(ctx, "cannot record rejected delivery", "session_id", d.SessionID, "err", err)
 		status, code, msg, reason = http.StatusServiceUnavailable, pay1st.CodeUnavailable, "temporarily unavailable; retry", "not recorded"
+		// Not recorded overrides the reason the handler expected to answer.
+		setRejectReason(ctx, ReasonUnavailable)
 	}
 	markRejected(ctx, d, status, code, msg)
 	h.logger.InfoContext(ctx, "webhook rejected", "session_id", d.SessionID, "kind", d.Kind,

@@ -31,6 +31,10 @@ const (
 	OutcomeSnoozed = "snoozed"
 )
 
+// alertedOutcomes are the outcomes docs/operations.md alerts on at their
+// first occurrence.
+var alertedOutcomes = []string{OutcomeFailed, OutcomeCancelled}
+
 // metering is the River middleware that counts job runs and times them:
 // every kind by outcome, and the fulfilments (fulfil and reverse) by
 // tenant too. Its tenant labels come from the job's arguments, which
@@ -87,31 +91,57 @@ func (m *metering) Work(ctx context.Context, job *rivertype.JobRow, doInner func
 		return doInner(ctx)
 	}
 	start := time.Now()
+	finished := false
+	defer func() {
+		// A panicking job (River recovers it and counts it as an error) is
+		// counted too; the panic goes on unchanged.
+		if !finished {
+			m.record(ctx, job, jobOutcome(ctx, job, errPanicked), time.Since(start))
+		}
+	}()
 	err := doInner(ctx)
-	took := time.Since(start)
-	outcome := jobOutcome(job, err)
+	finished = true
+	m.record(ctx, job, jobOutcome(ctx, job, err), time.Since(start))
+	return err
+}
+
+// errPanicked stands for the error River makes of a job's panic.
+var errPanicked = errors.New("jobs: job panicked")
+
+// record counts one run of job and, for a fulfilment, times it.
+func (m *metering) record(ctx context.Context, job *rivertype.JobRow, outcome string, took time.Duration) {
 	m.runs.Add(ctx, 1, m.attrs.Get(jobLabels{kind: job.Kind, outcome: outcome}, jobLabels.attrs))
+	// The outcomes alerted on exist at 0 from a kind's (a tenant's) first
+	// run, so that their first increase shows in increase() (a series born
+	// at 1 does not); bounded like the others.
+	for _, o := range alertedOutcomes {
+		m.runs.Add(ctx, 0, m.attrs.Get(jobLabels{kind: job.Kind, outcome: o}, jobLabels.attrs))
+	}
 	if job.Kind != (FulfilArgs{}).Kind() && job.Kind != (ReverseArgs{}).Kind() {
-		return err
+		return
 	}
 	var args struct { // FulfilArgs and ReverseArgs alike
 		PartnerCode string `json:"partner_code"`
 		Env         string `json:"env"`
 	}
 	if json.Unmarshal(job.EncodedArgs, &args) != nil {
-		return err
+		return
 	}
 	m.attempts.Add(ctx, 1, m.attrs.Get(jobLabels{tenant: args.PartnerCode, env: args.Env, kind: job.Kind, outcome: outcome}, jobLabels.attrs))
+	for _, o := range alertedOutcomes {
+		m.attempts.Add(ctx, 0, m.attrs.Get(jobLabels{tenant: args.PartnerCode, env: args.Env, kind: job.Kind, outcome: o}, jobLabels.attrs))
+	}
 	byTenant := m.attrs.Get(jobLabels{tenant: args.PartnerCode, kind: job.Kind}, jobLabels.attrs)
 	m.duration.Record(ctx, took.Seconds(), byTenant)
 	if outcome == OutcomeSucceeded {
 		m.latency.Record(ctx, time.Since(job.CreatedAt).Seconds(), byTenant)
 	}
-	return err
 }
 
-// jobOutcome classifies what a run returned, as River will act on it.
-func jobOutcome(job *rivertype.JobRow, err error) string {
+// jobOutcome classifies what a run returned, as River will act on it: a
+// job cancelled remotely (River's JobCancel from another process) while it
+// ran ends cancelled whatever error its cut-short work returned.
+func jobOutcome(ctx context.Context, job *rivertype.JobRow, err error) string {
 	var cancel *rivertype.JobCancelError
 	var snooze *rivertype.JobSnoozeError
 	switch {
@@ -119,7 +149,7 @@ func jobOutcome(job *rivertype.JobRow, err error) string {
 		return OutcomeSucceeded
 	case errors.As(err, &snooze):
 		return OutcomeSnoozed
-	case errors.As(err, &cancel):
+	case errors.As(err, &cancel), errors.Is(context.Cause(ctx), rivertype.ErrJobCancelledRemotely):
 		return OutcomeCancelled
 	case job.Attempt >= job.MaxAttempts:
 		return OutcomeFailed
@@ -142,7 +172,7 @@ func registerQueueGauges(mp metric.MeterProvider, pool *pgxpool.Pool, log *slog.
 		return err
 	}
 	age, err := m.Float64ObservableGauge("partnerhub.queue.age", metric.WithUnit("s"),
-		metric.WithDescription("Age of the oldest job in the queue by kind and state (since it was queued); 0 when none; sampled at most every 10s."))
+		metric.WithDescription("Longest wait of a job in the queue by kind and state: a running job since its attempt began, any other since it was due (0 before; never since first queued, so retries do not add up); 0 when none; sampled at most every 10s."))
 	if err != nil {
 		return err
 	}

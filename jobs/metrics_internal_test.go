@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -36,9 +37,20 @@ func TestJobOutcome(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			job := &rivertype.JobRow{Attempt: tt.attempt, MaxAttempts: 5}
-			require.Equal(t, tt.want, jobOutcome(job, tt.err))
+			require.Equal(t, tt.want, jobOutcome(context.Background(), job, tt.err))
 		})
 	}
+	t.Run("cancelled remotely", func(t *testing.T) {
+		t.Parallel()
+		// What River does to a running job cancelled from elsewhere: its
+		// context ends with this cause, and the work returns ctx's error,
+		// which River then records as a cancellation.
+		ctx, cancel := context.WithCancelCause(context.Background())
+		cancel(rivertype.ErrJobCancelledRemotely)
+		job := &rivertype.JobRow{Attempt: 1, MaxAttempts: 5}
+		require.Equal(t, OutcomeCancelled, jobOutcome(ctx, job, fmt.Errorf("plugin call: %w", ctx.Err())))
+		require.Equal(t, OutcomeSucceeded, jobOutcome(ctx, job, nil), "it finished anyway")
+	})
 }
 
 // TestMeteringCountsFulfilments: every run is counted by kind and outcome;
@@ -60,19 +72,33 @@ func TestMeteringCountsFulfilments(t *testing.T) {
 	run("fulfil", 2, nil)
 	run("reverse", 1, river.JobCancel(errors.New("rejected")))
 	run("report_fulfilment", 1, nil)
+	require.Panics(t, func() {
+		job := &rivertype.JobRow{Kind: "fulfil", EncodedArgs: args, Attempt: 3, MaxAttempts: 3, CreatedAt: time.Now()}
+		_ = m.Work(context.Background(), job, func(context.Context) error { panic("bug in a worker") })
+	}, "the panic is River's to recover")
 
 	values := meter.Values(t)
 	require.Equal(t, map[string]float64{
 		`partnerhub.fulfilment.attempts{env="staging",kind="fulfil",outcome="retry",tenant="acme"}`:      1,
 		`partnerhub.fulfilment.attempts{env="staging",kind="fulfil",outcome="succeeded",tenant="acme"}`:  1,
 		`partnerhub.fulfilment.attempts{env="staging",kind="reverse",outcome="cancelled",tenant="acme"}`: 1,
-		`partnerhub.fulfilment.attempt.duration_count{kind="fulfil",tenant="acme"}`:                      2,
+		`partnerhub.fulfilment.attempts{env="staging",kind="fulfil",outcome="failed",tenant="acme"}`:     1,
+		`partnerhub.fulfilment.attempt.duration_count{kind="fulfil",tenant="acme"}`:                      3,
 		`partnerhub.fulfilment.attempt.duration_count{kind="reverse",tenant="acme"}`:                     1,
 		`partnerhub.fulfilment.duration_count{kind="fulfil",tenant="acme"}`:                              1,
 		`partnerhub.jobs.runs{kind="fulfil",outcome="retry"}`:                                            1,
 		`partnerhub.jobs.runs{kind="fulfil",outcome="succeeded"}`:                                        1,
+		`partnerhub.jobs.runs{kind="fulfil",outcome="failed"}`:                                           1,
 		`partnerhub.jobs.runs{kind="reverse",outcome="cancelled"}`:                                       1,
 		`partnerhub.jobs.runs{kind="report_fulfilment",outcome="succeeded"}`:                             1,
+		// The outcomes alerted on are there at 0 from the first run on,
+		// so their first increase is seen.
+		`partnerhub.fulfilment.attempts{env="staging",kind="fulfil",outcome="cancelled",tenant="acme"}`: 0,
+		`partnerhub.fulfilment.attempts{env="staging",kind="reverse",outcome="failed",tenant="acme"}`:   0,
+		`partnerhub.jobs.runs{kind="fulfil",outcome="cancelled"}`:                                       0,
+		`partnerhub.jobs.runs{kind="reverse",outcome="failed"}`:                                         0,
+		`partnerhub.jobs.runs{kind="report_fulfilment",outcome="cancelled"}`:                            0,
+		`partnerhub.jobs.runs{kind="report_fulfilment",outcome="failed"}`:                               0,
 	}, values)
 	for series := range values {
 		require.NotContains(t, series, "C-SECRET-REF-P", "no reference in a label")
@@ -81,18 +107,23 @@ func TestMeteringCountsFulfilments(t *testing.T) {
 
 // TestQueueStatsCached: the queue is read at most once per
 // queueStatsMaxAge however often it is scraped, and every kind and state
-// is reported, at 0 when empty.
+// is reported, at 0 when empty. Ages are waits in the current state, not
+// since first queued: every job here was queued a day ago and retried.
 func TestQueueStatsCached(t *testing.T) {
 	t.Parallel()
 	pool := pgtest.New(t)
 	ctx := context.Background()
 	now := time.Now()
 	qs := &queueStats{pool: pool, now: func() time.Time { return now }}
-	insert := func(state string, age time.Duration) {
+	// insert a job in state, due (scheduled_at) since due ago (negative:
+	// due later), its current attempt begun ran ago.
+	insert := func(state string, due, ran time.Duration) {
 		t.Helper()
-		_, err := pool.Exec(ctx, `INSERT INTO river_job (kind, args, queue, state, max_attempts, priority, created_at, scheduled_at, finalized_at)
-			VALUES ('fulfil', '{}', 'default', $1::river_job_state, 5, 1, now() - $2::interval, now(),
-				CASE WHEN $1 = 'completed' THEN now() END)`, state, age.String())
+		_, err := pool.Exec(ctx, `INSERT INTO river_job (kind, args, queue, state, attempt, max_attempts, priority,
+				created_at, scheduled_at, attempted_at, finalized_at)
+			VALUES ('fulfil', '{}', 'default', $1::river_job_state, 3, 5, 1,
+				now() - interval '24 hours', now() - $2::interval, now() - $3::interval,
+				CASE WHEN $1 = 'completed' THEN now() END)`, state, due.String(), ran.String())
 		require.NoError(t, err)
 	}
 	byKey := func(rows []queueRow) map[string]queueRow {
@@ -102,17 +133,22 @@ func TestQueueStatsCached(t *testing.T) {
 		}
 		return out
 	}
-	insert("available", time.Hour)
-	insert("available", time.Minute)
-	insert("completed", 24*time.Hour)
+	insert("available", time.Hour, 2*time.Hour)
+	insert("available", time.Minute, 2*time.Hour)
+	insert("running", time.Hour, 30*time.Second)
+	insert("scheduled", -time.Hour, 0)
+	insert("completed", 24*time.Hour, 24*time.Hour)
 
 	first := byKey(qs.get(ctx))
 	require.Len(t, first, len(queueKinds)*len(queueStates))
 	require.EqualValues(t, 2, first["fulfil/available"].count)
-	require.InDelta(t, time.Hour.Seconds(), first["fulfil/available"].oldest.Seconds(), 60, "the oldest job's age")
+	require.InDelta(t, time.Hour.Seconds(), first["fulfil/available"].oldest.Seconds(), 60, "due an hour ago, not queued a day ago")
+	require.InDelta(t, 30, first["fulfil/running"].oldest.Seconds(), 20, "running since its attempt began")
+	require.EqualValues(t, 1, first["fulfil/scheduled"].count)
+	require.Zero(t, first["fulfil/scheduled"].oldest, "not due yet")
 	require.Zero(t, first["reverse/retryable"].count)
 
-	insert("retryable", time.Second)
+	insert("retryable", -time.Second, time.Second)
 	require.Zero(t, byKey(qs.get(ctx))["fulfil/retryable"].count, "cached")
 	now = now.Add(queueStatsMaxAge)
 	require.EqualValues(t, 1, byKey(qs.get(ctx))["fulfil/retryable"].count, "read again once the cache is old")

@@ -69,11 +69,19 @@ func (q *queueStats) get(ctx context.Context) []queueRow {
 // read counts unfinished jobs by kind and state, with the age of the
 // oldest. It reads the jobs River's fetch index covers (unfinished ones),
 // so its cost follows the backlog, not the table's history.
+//
+// The age is how long a job has been waiting in its current state, not
+// since it was first queued (a job retried for hours is not a backlog): a
+// running job since its attempt began (attempted_at), any other since it
+// became due (scheduled_at: for available jobs when they became available
+// again after a retry's backoff; retryable and scheduled ones are 0 until
+// overdue, i.e. until River fails to move them on).
 func (q *queueStats) read(ctx context.Context) ([]queueRow, error) {
 	ctx, cancel := context.WithTimeout(ctx, queueStatsTimeout)
 	defer cancel()
 	rows, err := q.pool.Query(ctx, `
-		SELECT kind, state::text, count(*), EXTRACT(EPOCH FROM now() - min(created_at))::float8
+		SELECT kind, state::text, count(*), EXTRACT(EPOCH FROM now() - min(
+			CASE WHEN state = 'running' THEN coalesce(attempted_at, scheduled_at) ELSE scheduled_at END))::float8
 		FROM river_job WHERE state = ANY($1::river_job_state[])
 		GROUP BY kind, state`, queueStates)
 	if err != nil {

@@ -198,6 +198,10 @@ type call struct {
 	// sent again by the client — Pay1st may have taken it, and the
 	// caller's own retries (a job's) decide when to send it again.
 	noResendOnTimeout bool
+	// refreshOn401: a 401 answer is followed by a token refresh and another
+	// try (set by do for the first try of a token-authenticated call), so
+	// its attempt counts as retried, not failed.
+	refreshOn401 bool
 }
 
 // do runs c with retries on 5xx and network errors and returns the body of a
@@ -217,6 +221,7 @@ func (c *Client) do(ctx context.Context, creds Credentials, cl call) ([]byte, er
 			}
 		}
 		cl.secrets = append(cl.secrets, creds.APISecret, creds.SigningKey, token)
+		cl.refreshOn401 = cl.auth == nil && !refreshed
 		body, err := c.retry(ctx, cl, func(req *http.Request) {
 			if cl.auth != nil {
 				cl.auth(req)
@@ -227,7 +232,7 @@ func (c *Client) do(ctx context.Context, creds Credentials, cl call) ([]byte, er
 			req.Header.Set(HeaderTimestamp, ts)
 			req.Header.Set(HeaderSignature, SignRequest(creds.SigningKey, ts, cl.body))
 		})
-		if cl.auth == nil && !refreshed && errors.Is(err, ErrUnauthorized) {
+		if cl.refreshOn401 && errors.Is(err, ErrUnauthorized) {
 			// The token may have expired early or been revoked: once, with a
 			// new one. A second 401 is the answer.
 			c.logger.DebugContext(ctx, "pay1st token refused; refreshing", "op", cl.op, "api_key", creds.APIKey)
@@ -252,7 +257,7 @@ func (c *Client) retry(ctx context.Context, cl call, sign func(*http.Request)) (
 		}
 		timedOut := cl.noResendOnTimeout && errors.Is(err, context.DeadlineExceeded)
 		if err == nil || !retryable(err) || attempt >= c.cfg.MaxAttempts || ctx.Err() != nil || timedOut {
-			c.metrics.attempted(ctx, cl.op, time.Since(began), err, false)
+			c.metrics.attempted(ctx, cl.op, time.Since(began), err, cl.refreshOn401 && errors.Is(err, ErrUnauthorized))
 			if err != nil && ctx.Err() != nil && !errors.Is(err, ctx.Err()) {
 				err = fmt.Errorf("%w (after: %w)", ctx.Err(), err)
 			}
@@ -319,7 +324,7 @@ func (c *Client) once(ctx context.Context, cl call, sign func(*http.Request)) ([
 		return nil, &networkError{op: cl.op, err: fmt.Errorf("read response: %w", err)}
 	}
 	if int64(len(body)) > c.cfg.MaxResponseBytes {
-		return nil, fmt.Errorf("pay1st: %s: %w (limit %d bytes)", cl.op, ErrResponseTooLarge, c.cfg.MaxResponseBytes)
+		return nil, &tooLargeError{op: cl.op, status: resp.StatusCode, limit: c.cfg.MaxResponseBytes}
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return nil, newAPIError(cl.op, resp.StatusCode, body, cl.secrets)
@@ -432,3 +437,18 @@ func (tc *tokenCache) invalidate(ctx context.Context, creds Credentials, token s
 	}
 	<-e.sem
 }
+
+// tooLargeError is an answer whose body exceeded MaxResponseBytes; it is
+// ErrResponseTooLarge, and keeps the status for the metrics' status class
+// (a 5xx error page is not a 2xx).
+type tooLargeError struct {
+	op     string
+	status int
+	limit  int64
+}
+
+func (e *tooLargeError) Error() string {
+	return fmt.Sprintf("pay1st: %s: %v (status %d, limit %d bytes)", e.op, ErrResponseTooLarge, e.status, e.limit)
+}
+
+func (e *tooLargeError) Unwrap() error { return ErrResponseTooLarge }

@@ -54,22 +54,31 @@ func (m clientMetrics) attempted(ctx context.Context, op string, took time.Durat
 }
 
 // statusClass is the HTTP status class of an attempt's answer: "network"
-// when none arrived, "2xx" for an answer whose body was unusable.
+// when none arrived; an answer whose body was too large by its status.
 func statusClass(err error) string {
 	var api *APIError
+	var large *tooLargeError
 	switch {
-	case err == nil, errors.Is(err, ErrResponseTooLarge):
+	case err == nil:
 		return "2xx"
+	case errors.As(err, &large):
+		return classOf(large.status)
 	case errors.As(err, &api):
-		switch {
-		case api.Status >= 500:
-			return "5xx"
-		case api.Status >= 400:
-			return "4xx"
-		case api.Status >= 300:
-			return "3xx"
-		}
-		return "other"
+		return classOf(api.Status)
 	}
 	return "network"
+}
+
+func classOf(status int) string {
+	switch {
+	case status >= 500:
+		return "5xx"
+	case status >= 400:
+		return "4xx"
+	case status >= 300:
+		return "3xx"
+	case status >= 200:
+		return "2xx"
+	}
+	return "other"
 }

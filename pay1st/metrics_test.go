@@ -46,3 +46,24 @@ func TestClientMetrics(t *testing.T) {
 		require.NotContains(t, series, f.creds.APIKey)
 	}
 }
+
+// TestClientMetricsTokenRefresh: a 401 answered to a stale token is
+// followed by a refresh and another try; that attempt counts as retried,
+// not as a failed call.
+func TestClientMetricsTokenRefresh(t *testing.T) {
+	t.Parallel()
+	meter := telemetrytest.New(t)
+	f := setup(t, func(c *pay1st.ClientConfig) { c.MeterProvider = meter })
+	ctx := context.Background()
+	f.faults.inject(pay1st.PathCreate, 1, http.StatusUnauthorized)
+	_, err := f.client.CreatePayment(ctx, f.creds, paymentRequest("order-m-401"))
+	require.NoError(t, err, "a 401, a new token, then a 2xx")
+	f.faults.inject(pay1st.PathCreate, 2, http.StatusUnauthorized)
+	_, err = f.client.CreatePayment(ctx, f.creds, paymentRequest("order-m-401-again"))
+	require.ErrorIs(t, err, pay1st.ErrUnauthorized, "a second 401 is the answer")
+
+	got := telemetrytest.Matching(meter.Values(t), "partnerhub.pay1st.requests")
+	require.Equal(t, 2.0, got[`partnerhub.pay1st.requests{operation="create_payment",outcome="retry",status_class="4xx"}`], "%v", got)
+	require.Equal(t, 1.0, got[`partnerhub.pay1st.requests{operation="create_payment",outcome="error",status_class="4xx"}`], "%v", got)
+	require.Equal(t, 1.0, got[`partnerhub.pay1st.requests{operation="create_payment",outcome="ok",status_class="2xx"}`], "%v", got)
+}

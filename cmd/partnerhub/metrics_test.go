@@ -79,6 +79,17 @@ func TestMetrics(t *testing.T) {
 	require.Equal(t, http.StatusNotFound, resp.StatusCode)
 }
 
+// TestMetricsShutdownCollectorDown: with the OTLP collector unreachable,
+// the last push at shutdown fails within PARTNERHUB_SHUTDOWN_TIMEOUT, the
+// failure is logged, and serve still exits cleanly.
+func TestMetricsShutdownCollectorDown(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT=http://"+freeAddr(t)+"/v1/metrics",
+		"OTEL_EXPORTER_OTLP_METRICS_PROTOCOL=http/protobuf", "PARTNERHUB_SHUTDOWN_TIMEOUT=2s")
+	s.stop(t)
+	require.Contains(t, s.logs.String(), "metrics shutdown", "the lost push is logged")
+}
+
 // scrape fetches a Prometheus text exposition and returns it with its
 // samples by series (name{labels} as written, labels sorted by the
 // exporter).

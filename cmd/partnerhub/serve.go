@@ -134,7 +134,15 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, ready fu
 	if err != nil {
 		return err
 	}
-	defer func() { _ = metrics.Shutdown(context.WithoutCancel(ctx)) }()
+	defer func() {
+		// Bounded: a collector that does not answer must not hold the exit.
+		// A failed last push loses the final interval's metrics: say so.
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
+		defer cancel()
+		if err := metrics.Shutdown(sctx); err != nil {
+			logger.Warn("metrics shutdown", "err", err)
+		}
+	}()
 	box, err := seal.New(cfg.SecretKey)
 	if err != nil {
 		return err

@@ -44,6 +44,12 @@ func needNode(t *testing.T) (node, npm string) {
 	return "", ""
 }
 
+// tsWaitDelay bounds the wait for a subprocess's output after its context
+// expires and it is killed: npm starts children (node, tsc) that inherit
+// the output pipes, and without WaitDelay Wait blocks until the last of
+// them exits, so the context's timeout alone would not bound the test.
+const tsWaitDelay = 10 * time.Second
+
 // tsInstall runs `npm ci` in clients/typescript when node_modules is
 // missing or older than package-lock.json (CI runs it beforehand), once
 // per test binary.
@@ -60,6 +66,7 @@ var tsInstall = sync.OnceValue(func() error {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "npm", "ci", "--no-audit", "--no-fund", "--loglevel", "error")
 	cmd.Dir = tsClientDir
+	cmd.WaitDelay = tsWaitDelay
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("npm ci in %s: %w\n%s", tsClientDir, err, out)
 	}
@@ -76,6 +83,7 @@ var tsBuild = sync.OnceValue(func() error {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "npm", "run", "--silent", "build")
 	cmd.Dir = tsClientDir
+	cmd.WaitDelay = tsWaitDelay
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("npm run build (tsc) in %s: %w\n%s", tsClientDir, err, out)
 	}
@@ -89,8 +97,11 @@ func TestTypeScriptTypesUpToDate(t *testing.T) {
 	node, _ := needNode(t)
 	require.NoError(t, tsInstall())
 	fresh := filepath.Join(t.TempDir(), "schema.d.ts")
-	cmd := exec.Command(node, "scripts/generate.mjs", fresh)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, node, "scripts/generate.mjs", fresh)
 	cmd.Dir = tsClientDir
+	cmd.WaitDelay = tsWaitDelay
 	out, err := cmd.CombinedOutput()
 	require.NoError(t, err, string(out))
 	want, err := os.ReadFile(fresh)
@@ -130,6 +141,7 @@ func TestTypeScriptSmoke(t *testing.T) {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, node, "dist/smoke.js")
 	cmd.Dir = tsClientDir
+	cmd.WaitDelay = tsWaitDelay
 	cmd.Env = append(os.Environ(),
 		"PARTNERHUB_URL="+s.url,
 		"PARTNERHUB_KEY="+s.operatorKey,

@@ -93,19 +93,54 @@ func TestPluginStderrIsRedacted(t *testing.T) {
 	require.Contains(t, logs.String(), "plain line with echo="+redacted)
 }
 
+// TestRedactingLogger: a setting's value is replaced wherever it shows:
+// message, keys, group names, strings, errors, and values of other kinds
+// as written (a PIN a JSON stderr line carried as a number, a map's
+// values); whatever quotes none keeps its kind and shape.
 func TestRedactingLogger(t *testing.T) {
 	t.Parallel()
 	var buf bytes.Buffer
 	base := slog.New(slog.NewJSONHandler(&buf, nil))
 	require.Same(t, base, redactingLogger(base, map[string]string{"flag": "on"}), "nothing worth redacting: the logger as is")
 
-	log := redactingLogger(base, map[string]string{"key": "abc", "long": "xxabcxx"}).With("from", "With xxabcxx")
+	log := redactingLogger(base, map[string]string{"key": "abc", "long": "xxabcxx", "pin": "73194628"}).With("from", "With xxabcxx")
 	log.WithGroup("g").Info("msg abc", "s", "abc!", "err", errors.New("failed: xxabcxx"), "n", 42,
-		slog.Group("inner", "v", "abc"), "m", map[string]int{"ok": 1})
+		slog.Group("inner", "v", "abc"), "m", map[string]int{"ok": 1},
+		"pin", float64(73194628), "pin_int", 73194628, "abc", true,
+		"nested", map[string]any{"pin": float64(73194628)}, "list", []any{"x", float64(73194628)})
 	out := buf.String()
-	require.NotContains(t, out, "abc", out)
+	for _, leak := range []string{"abc", "73194628", "7.3194628e+07"} {
+		require.NotContains(t, out, leak, out)
+	}
 	require.Contains(t, out, `"msg":"msg [redacted]"`)
 	require.Contains(t, out, `"from":"With [redacted]"`, "the longer value first, whole")
-	require.Contains(t, out, `"n":42`, "numbers stay numbers")
+	require.Contains(t, out, `"n":42`, "numbers without a secret stay numbers")
 	require.Contains(t, out, `"m":{"ok":1}`, "values without a secret keep their shape")
+	require.Contains(t, out, `"pin":"[redacted]"`, "a number quoting a setting becomes a string")
+	require.Contains(t, out, `"pin_int":"[redacted]"`)
+	require.Contains(t, out, `"[redacted]":true`, "keys are redacted too")
+	require.Contains(t, out, `"nested":"{\"pin\":[redacted]}"`)
+
+	var text bytes.Buffer
+	redactingLogger(slog.New(slog.NewTextHandler(&text, nil)), map[string]string{"pin": "73194628"}).
+		WithGroup("g73194628").Info("plain", "f", float64(73194628))
+	require.NotContains(t, text.String(), "73194628", text.String())
+	require.NotContains(t, text.String(), "7.3194628e+07", "as a text handler writes floats")
+}
+
+// TestRedactingGoPluginJSONLine: a plugin's JSON stderr line, decoded by
+// go-plugin (numbers as float64, objects as maps) and re-logged through
+// the hclog adapter, quotes no setting.
+func TestRedactingGoPluginJSONLine(t *testing.T) {
+	t.Parallel()
+	var buf bytes.Buffer
+	base := slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	settings := map[string]string{"pin": "73194628", "api_key": "sk_live_ABCDEF"}
+	hl := newHCLogger(redactingLogger(base, settings)).Named("plugin")
+	hl.Info("configured", "pin", float64(73194628), "sk_live_ABCDEF", true, "nested", map[string]any{"pin": float64(73194628)})
+	out := buf.String()
+	require.Contains(t, out, "configured")
+	for _, leak := range []string{"73194628", "sk_live_ABCDEF", "7.3194628e+07"} {
+		require.NotContains(t, out, leak, out)
+	}
 }

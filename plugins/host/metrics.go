@@ -56,14 +56,26 @@ func keyAttrs(k Key) (attribute.KeyValue, attribute.KeyValue) {
 	return attribute.String("tenant", k.PartnerCode), attribute.String("env", k.Env)
 }
 
-// started counts a start of k's plugin; err is why it failed.
-func (m hostMetrics) started(ctx context.Context, k Key, err error) {
+// started counts a start of k's plugin; err is why it failed. A start
+// abandoned because its caller gave up (ctx ended) or the host is closing
+// is not the plugin's failure, and is not counted at all.
+func (m hostMetrics) started(ctx context.Context, k Key, err error, closing bool) {
 	result := "ok"
 	if err != nil {
+		if ctx.Err() != nil || closing || !errors.Is(err, ErrStart) && !errors.Is(err, ErrChecksum) {
+			return
+		}
 		result = "failed"
 	}
 	tenant, env := keyAttrs(k)
 	m.starts.Add(ctx, 1, metric.WithAttributes(tenant, env, attribute.String("result", result)))
+	// Failed starts and crashes (which only a started process has) exist
+	// at 0 from the first start on, so that their first increase shows in
+	// increase() (a series born at 1 does not).
+	m.starts.Add(ctx, 0, metric.WithAttributes(tenant, env, attribute.String("result", "failed")))
+	if err == nil {
+		m.crashes.Add(ctx, 0, metric.WithAttributes(tenant, env))
+	}
 }
 
 // crashed counts a process of k's plugin that exited by itself.

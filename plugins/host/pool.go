@@ -168,7 +168,7 @@ func (h *Host) Get(ctx context.Context, key Key) (sdk.Plugin, error) {
 		return nil, err
 	}
 	inst, err := h.start(ctx, key, bin, dir, id)
-	h.metrics.started(ctx, key, err)
+	h.metrics.started(ctx, key, err, h.closed.Load())
 	if err != nil {
 		h.unpin(key.SHA256)
 		h.mu.Lock()

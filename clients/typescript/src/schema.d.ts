@@ -1112,12 +1112,16 @@ export interface components {
         };
         /**
          * @example {
+         *       "reference": "C-1795274958-P",
          *       "sessionId": "c5a552942a9100b99686117d",
          *       "status": "accepted"
          *     }
          */
         Ack: {
-            /** @description The payment's Pay1st reference. */
+            /**
+             * @description The payment's Pay1st reference.
+             * @example C-1795274958-P
+             */
             reference?: string;
             /**
              * @description Identifies this delivery in partnerhub's records and logs.
@@ -1479,6 +1483,8 @@ export interface components {
          *           "automatic": false,
          *           "estimatedDays": "0.5",
          *           "key": "catalog",
+         *           "note": "Prices for KE still to be agreed with finance.",
+         *           "observed": "staging has a product and a bundle with a price",
          *           "responsibility": "Pay1st Partner",
          *           "status": "todo",
          *           "task": "Create the products and bundles in the Pay1st Console",
@@ -1526,6 +1532,8 @@ export interface components {
          *               "automatic": false,
          *               "estimatedDays": "0.5",
          *               "key": "catalog",
+         *               "note": "Prices for KE still to be agreed with finance.",
+         *               "observed": "staging has a product and a bundle with a price",
          *               "responsibility": "Pay1st Partner",
          *               "status": "todo",
          *               "task": "Create the products and bundles in the Pay1st Console",
@@ -1534,13 +1542,17 @@ export interface components {
          *           ],
          *           "total": 9
          *         }
-         *       ]
+         *       ],
+         *       "nextCursor": "MTI"
          *     }
          */
         ChecklistList: {
             /** @description One checklist per tenant, in partnerCode order. */
             items: components["schemas"]["Checklist"][] | null;
-            /** @description Pass as cursor for the next page; absent on the last page. */
+            /**
+             * @description Pass as cursor for the next page; absent on the last page.
+             * @example MTI
+             */
             nextCursor?: string;
         };
         /**
@@ -1548,6 +1560,8 @@ export interface components {
          *       "automatic": false,
          *       "estimatedDays": "0.5",
          *       "key": "catalog",
+         *       "note": "Prices for KE still to be agreed with finance.",
+         *       "observed": "staging has a product and a bundle with a price",
          *       "responsibility": "Pay1st Partner",
          *       "status": "todo",
          *       "task": "Create the products and bundles in the Pay1st Console",
@@ -1567,9 +1581,15 @@ export interface components {
              * @example catalog
              */
             key: string;
-            /** @description A person's note on the step; absent when none. */
+            /**
+             * @description A person's note on the step; absent when none.
+             * @example Prices for KE still to be agreed with finance.
+             */
             note?: string;
-            /** @description How partnerhub sees this step done; absent for steps only a person can mark. */
+            /**
+             * @description How partnerhub sees this step done; absent for steps only a person can mark.
+             * @example staging has a product and a bundle with a price
+             */
             observed?: string;
             /**
              * @description Who does the step, in Pay1st's checklist.
@@ -1662,13 +1682,11 @@ export interface components {
         };
         /**
          * @example {
-         *       "createdAt": "2026-03-17T10:15:30Z",
+         *       "createdAt": "2026-03-17T10:14:03Z",
          *       "key": "phk_k3jq7x2m_Qm9vZ2xlLWl0LXRoaXMtaXMtbm90LWEtcmVhbC1rZXk",
-         *       "lastUsedAt": "2026-03-17T10:15:30Z",
          *       "name": "CI deploys",
          *       "partnerCode": "acme-games",
          *       "prefix": "k3jq7x2m",
-         *       "revokedAt": "2026-03-17T10:15:30Z",
          *       "role": "admin",
          *       "scope": "tenant"
          *     }
@@ -1892,10 +1910,15 @@ export interface components {
         };
         /**
          * @example {
+         *       "body": "{\"reference\":\"C-1795274958-P\",\"status\":\"SUCCESSFUL\",\"orderAmount\":1234.5,\"currencyCode\":\"NGN\"}",
          *       "bodyEncoding": "utf-8",
          *       "bodyTruncated": false,
          *       "env": "staging",
-         *       "headers": {},
+         *       "headers": {
+         *         "Content-Type": "application/json",
+         *         "X-Signature": "3f1c…",
+         *         "X-Timestamp": "1773742530"
+         *       },
          *       "id": 1207,
          *       "kind": "payment_event",
          *       "partnerCode": "acme-games",
@@ -1905,7 +1928,7 @@ export interface components {
          *       "remoteAddr": "203.0.113.9:41230",
          *       "sessionId": "c5a552942a9100b99686117d",
          *       "statusCode": 401,
-         *       "verdict": "accepted"
+         *       "verdict": "rejected"
          *     }
          */
         Delivery: {
@@ -1987,7 +2010,11 @@ export interface components {
          *           "bodyEncoding": "utf-8",
          *           "bodyTruncated": false,
          *           "env": "staging",
-         *           "headers": {},
+         *           "headers": {
+         *             "Content-Type": "application/json",
+         *             "X-Signature": "3f1c…",
+         *             "X-Timestamp": "1773742530"
+         *           },
          *           "id": 1207,
          *           "kind": "payment_event",
          *           "partnerCode": "acme-games",
@@ -1997,15 +2024,19 @@ export interface components {
          *           "remoteAddr": "203.0.113.9:41230",
          *           "sessionId": "c5a552942a9100b99686117d",
          *           "statusCode": 401,
-         *           "verdict": "accepted"
+         *           "verdict": "rejected"
          *         }
-         *       ]
+         *       ],
+         *       "nextCursor": "MTIwNw"
          *     }
          */
         DeliveryList: {
             /** @description Deliveries, newest first. */
             items: components["schemas"]["Delivery"][] | null;
-            /** @description Pass as cursor for the next (older) page; absent on the last page. */
+            /**
+             * @description Pass as cursor for the next (older) page; absent on the last page.
+             * @example MTIwNw
+             */
             nextCursor?: string;
         };
         /**
@@ -2029,26 +2060,26 @@ export interface components {
         /**
          * @example {
          *       "activePluginId": 7,
-         *       "authMode": "signature",
+         *       "authMode": "token",
          *       "callbackCancelUrl": "https://game.example.com/pay/cancel",
          *       "callbackFailureUrl": "https://game.example.com/pay/failure",
          *       "callbackPendingUrl": "https://game.example.com/pay/pending",
          *       "callbackSuccessUrl": "https://game.example.com/pay/success",
          *       "credentials": {
-         *         "apiKeySet": false,
-         *         "apiKeyUpdatedAt": "2026-03-17T10:15:30Z",
-         *         "apiSecretSet": false,
-         *         "apiSecretUpdatedAt": "2026-03-17T10:15:30Z",
-         *         "basicAuthPasswordSet": false,
-         *         "basicAuthPasswordUpdatedAt": "2026-03-17T10:15:30Z",
-         *         "basicAuthUsernameSet": false,
-         *         "basicAuthUsernameUpdatedAt": "2026-03-17T10:15:30Z",
-         *         "previousSigningKeyValidUntil": "2026-03-17T10:15:30Z",
-         *         "previousWebhookTokenValidUntil": "2026-03-17T10:15:30Z",
-         *         "signingKeySet": false,
-         *         "signingKeyUpdatedAt": "2026-03-17T10:15:30Z",
-         *         "webhookTokenSet": false,
-         *         "webhookTokenUpdatedAt": "2026-03-17T10:15:30Z"
+         *         "apiKeySet": true,
+         *         "apiKeyUpdatedAt": "2026-03-17T10:14:03Z",
+         *         "apiSecretSet": true,
+         *         "apiSecretUpdatedAt": "2026-03-17T10:14:03Z",
+         *         "basicAuthPasswordSet": true,
+         *         "basicAuthPasswordUpdatedAt": "2026-03-17T10:14:03Z",
+         *         "basicAuthUsernameSet": true,
+         *         "basicAuthUsernameUpdatedAt": "2026-03-17T10:14:03Z",
+         *         "previousSigningKeyValidUntil": "2026-03-18T11:02:45Z",
+         *         "previousWebhookTokenValidUntil": "2026-03-18T11:02:45Z",
+         *         "signingKeySet": true,
+         *         "signingKeyUpdatedAt": "2026-03-17T11:02:45Z",
+         *         "webhookTokenSet": true,
+         *         "webhookTokenUpdatedAt": "2026-03-17T11:02:45Z"
          *       },
          *       "ipAllowList": [],
          *       "name": "staging",
@@ -2064,7 +2095,7 @@ export interface components {
             activePluginId?: number;
             /**
              * @description How Payment Webhook Events are authenticated: signature (X-SIGNATURE and X-TIMESTAMP with the Signing Key), token (?token= in the Webhook URL) or none (staging only).
-             * @example signature
+             * @example token
              * @enum {string}
              */
             authMode: "signature" | "token" | "none";
@@ -2105,20 +2136,20 @@ export interface components {
         };
         /**
          * @example {
-         *       "apiKeySet": false,
-         *       "apiKeyUpdatedAt": "2026-03-17T10:15:30Z",
-         *       "apiSecretSet": false,
-         *       "apiSecretUpdatedAt": "2026-03-17T10:15:30Z",
-         *       "basicAuthPasswordSet": false,
-         *       "basicAuthPasswordUpdatedAt": "2026-03-17T10:15:30Z",
-         *       "basicAuthUsernameSet": false,
-         *       "basicAuthUsernameUpdatedAt": "2026-03-17T10:15:30Z",
-         *       "previousSigningKeyValidUntil": "2026-03-17T10:15:30Z",
-         *       "previousWebhookTokenValidUntil": "2026-03-17T10:15:30Z",
-         *       "signingKeySet": false,
-         *       "signingKeyUpdatedAt": "2026-03-17T10:15:30Z",
-         *       "webhookTokenSet": false,
-         *       "webhookTokenUpdatedAt": "2026-03-17T10:15:30Z"
+         *       "apiKeySet": true,
+         *       "apiKeyUpdatedAt": "2026-03-17T10:14:03Z",
+         *       "apiSecretSet": true,
+         *       "apiSecretUpdatedAt": "2026-03-17T10:14:03Z",
+         *       "basicAuthPasswordSet": true,
+         *       "basicAuthPasswordUpdatedAt": "2026-03-17T10:14:03Z",
+         *       "basicAuthUsernameSet": true,
+         *       "basicAuthUsernameUpdatedAt": "2026-03-17T10:14:03Z",
+         *       "previousSigningKeyValidUntil": "2026-03-18T11:02:45Z",
+         *       "previousWebhookTokenValidUntil": "2026-03-18T11:02:45Z",
+         *       "signingKeySet": true,
+         *       "signingKeyUpdatedAt": "2026-03-17T11:02:45Z",
+         *       "webhookTokenSet": true,
+         *       "webhookTokenUpdatedAt": "2026-03-17T11:02:45Z"
          *     }
          */
         EnvironmentCredentials: {
@@ -2180,26 +2211,26 @@ export interface components {
          *       "items": [
          *         {
          *           "activePluginId": 7,
-         *           "authMode": "signature",
+         *           "authMode": "token",
          *           "callbackCancelUrl": "https://game.example.com/pay/cancel",
          *           "callbackFailureUrl": "https://game.example.com/pay/failure",
          *           "callbackPendingUrl": "https://game.example.com/pay/pending",
          *           "callbackSuccessUrl": "https://game.example.com/pay/success",
          *           "credentials": {
-         *             "apiKeySet": false,
-         *             "apiKeyUpdatedAt": "2026-03-17T10:15:30Z",
-         *             "apiSecretSet": false,
-         *             "apiSecretUpdatedAt": "2026-03-17T10:15:30Z",
-         *             "basicAuthPasswordSet": false,
-         *             "basicAuthPasswordUpdatedAt": "2026-03-17T10:15:30Z",
-         *             "basicAuthUsernameSet": false,
-         *             "basicAuthUsernameUpdatedAt": "2026-03-17T10:15:30Z",
-         *             "previousSigningKeyValidUntil": "2026-03-17T10:15:30Z",
-         *             "previousWebhookTokenValidUntil": "2026-03-17T10:15:30Z",
-         *             "signingKeySet": false,
-         *             "signingKeyUpdatedAt": "2026-03-17T10:15:30Z",
-         *             "webhookTokenSet": false,
-         *             "webhookTokenUpdatedAt": "2026-03-17T10:15:30Z"
+         *             "apiKeySet": true,
+         *             "apiKeyUpdatedAt": "2026-03-17T10:14:03Z",
+         *             "apiSecretSet": true,
+         *             "apiSecretUpdatedAt": "2026-03-17T10:14:03Z",
+         *             "basicAuthPasswordSet": true,
+         *             "basicAuthPasswordUpdatedAt": "2026-03-17T10:14:03Z",
+         *             "basicAuthUsernameSet": true,
+         *             "basicAuthUsernameUpdatedAt": "2026-03-17T10:14:03Z",
+         *             "previousSigningKeyValidUntil": "2026-03-18T11:02:45Z",
+         *             "previousWebhookTokenValidUntil": "2026-03-18T11:02:45Z",
+         *             "signingKeySet": true,
+         *             "signingKeyUpdatedAt": "2026-03-17T11:02:45Z",
+         *             "webhookTokenSet": true,
+         *             "webhookTokenUpdatedAt": "2026-03-17T11:02:45Z"
          *           },
          *           "ipAllowList": [],
          *           "name": "staging",
@@ -2212,7 +2243,13 @@ export interface components {
             /** @description staging, then production: always both. */
             items: components["schemas"]["Environment"][] | null;
         };
-        /** @example {} */
+        /**
+         * @example {
+         *       "errorCode": "UNAUTHORIZED",
+         *       "errorMessage": "signature does not match",
+         *       "sessionId": "c5a552942a9100b99686117d"
+         *     }
+         */
         ErrorBody: {
             /** @description A stable code for the error (INVALID_FIELD, UNAUTHORIZED, ...). */
             errorCode: string;
@@ -2221,7 +2258,13 @@ export interface components {
             /** @description Identifies the delivery in partnerhub's records and logs. */
             sessionId: string;
         };
-        /** @example {} */
+        /**
+         * @example {
+         *       "location": "body.partnerCode",
+         *       "message": "expected string to match pattern ^[a-z0-9][a-z0-9_-]{1,63}$",
+         *       "value": "Acme Games"
+         *     }
+         */
         ErrorDetail: {
             /** @description Where the error occurred, e.g. 'body.items[3].tags' or 'path.thing-id' */
             location?: string;
@@ -2232,14 +2275,17 @@ export interface components {
         };
         /**
          * @example {
-         *       "detail": "Property foo is required but is missing.",
+         *       "detail": "validation failed",
          *       "errors": [
-         *         {}
+         *         {
+         *           "location": "body.partnerCode",
+         *           "message": "expected string to match pattern ^[a-z0-9][a-z0-9_-]{1,63}$",
+         *           "value": "Acme Games"
+         *         }
          *       ],
-         *       "instance": "https://example.com/error-log/abc123",
-         *       "status": 400,
-         *       "title": "Bad Request",
-         *       "type": "https://example.com/errors/example"
+         *       "status": 422,
+         *       "title": "Unprocessable Entity",
+         *       "type": "about:blank"
          *     }
          */
         ErrorModel: {
@@ -2285,10 +2331,21 @@ export interface components {
          *       "lastError": "rejected by plugin: player banned",
          *       "paymentStatus": "SUCCESSFUL",
          *       "reference": "C-1795274958-P",
+         *       "state": "failed",
+         *       "updatedAt": "2026-03-17T10:21:12Z"
+         *     }
+         * @example {
+         *       "attempts": 1,
+         *       "createdAt": "2026-03-17T10:15:30Z",
+         *       "environment": "staging",
+         *       "id": 4418,
+         *       "kind": "fulfil",
+         *       "paymentStatus": "SUCCESSFUL",
+         *       "reference": "C-1795275102-P",
          *       "resultReference": "game-tx-91",
-         *       "state": "pending",
-         *       "succeededAt": "2026-03-17T10:15:30Z",
-         *       "updatedAt": "2026-03-17T10:15:30Z"
+         *       "state": "succeeded",
+         *       "succeededAt": "2026-03-17T10:16:02Z",
+         *       "updatedAt": "2026-03-17T10:16:02Z"
          *     }
          */
         Fulfilment: {
@@ -2367,10 +2424,21 @@ export interface components {
          *           "lastError": "rejected by plugin: player banned",
          *           "paymentStatus": "SUCCESSFUL",
          *           "reference": "C-1795274958-P",
+         *           "state": "failed",
+         *           "updatedAt": "2026-03-17T10:21:12Z"
+         *         },
+         *         {
+         *           "attempts": 1,
+         *           "createdAt": "2026-03-17T10:15:30Z",
+         *           "environment": "staging",
+         *           "id": 4418,
+         *           "kind": "fulfil",
+         *           "paymentStatus": "SUCCESSFUL",
+         *           "reference": "C-1795275102-P",
          *           "resultReference": "game-tx-91",
-         *           "state": "pending",
-         *           "succeededAt": "2026-03-17T10:15:30Z",
-         *           "updatedAt": "2026-03-17T10:15:30Z"
+         *           "state": "succeeded",
+         *           "succeededAt": "2026-03-17T10:16:02Z",
+         *           "updatedAt": "2026-03-17T10:16:02Z"
          *         }
          *       ],
          *       "nextCursor": "MTI"
@@ -2719,19 +2787,19 @@ export interface components {
          * @example {
          *       "amount": "1234.50",
          *       "countryCode": "NG",
-         *       "createdAt": "2026-03-17T10:15:30Z",
-         *       "createdDate": "2026-03-17T10:15:30Z",
+         *       "createdAt": "2026-03-17T10:14:03Z",
+         *       "createdDate": "2026-03-17T10:14:02Z",
          *       "currencyCode": "NGN",
          *       "customerId": 77,
-         *       "heldAt": "2026-03-17T10:15:30Z",
-         *       "holdReason": "amount 99 differs from the payment's first event (10)",
-         *       "onHold": false,
+         *       "heldAt": "2026-03-17T11:02:45Z",
+         *       "holdReason": "amount 1299.50 differs from the payment's first event (1234.50)",
+         *       "onHold": true,
          *       "partnerReference": "order-8812",
          *       "paymentMethod": "CARD",
          *       "reference": "C-1795274958-P",
          *       "status": "SUCCESSFUL",
          *       "statusUpdatedAt": "2026-03-17T10:15:30Z",
-         *       "updatedAt": "2026-03-17T10:15:30Z"
+         *       "updatedAt": "2026-03-17T11:02:45Z"
          *     }
          */
         Payment: {
@@ -2811,12 +2879,19 @@ export interface components {
         };
         /**
          * @example {
-         *       "finishedAt": "2026-03-17T10:15:30Z",
+         *       "finishedAt": "2026-03-17T10:15:36Z",
          *       "number": 1,
-         *       "outcome": "running",
+         *       "outcome": "failed",
          *       "pluginId": 12,
          *       "reason": "plugin asked to retry: game backend down",
-         *       "startedAt": "2026-03-17T10:15:30Z"
+         *       "startedAt": "2026-03-17T10:15:31Z"
+         *     }
+         * @example {
+         *       "finishedAt": "2026-03-17T10:16:02Z",
+         *       "number": 2,
+         *       "outcome": "succeeded",
+         *       "pluginId": 12,
+         *       "startedAt": "2026-03-17T10:16:01Z"
          *     }
          */
         PaymentAttempt: {
@@ -2857,11 +2932,19 @@ export interface components {
          * @example {
          *       "id": 1207,
          *       "kind": "payment_event",
-         *       "reason": "event already recorded",
          *       "receivedAt": "2026-03-17T10:15:30Z",
          *       "sessionId": "c5a552942a9100b99686117d",
          *       "statusCode": 200,
          *       "verdict": "accepted"
+         *     }
+         * @example {
+         *       "id": 1208,
+         *       "kind": "payment_event",
+         *       "reason": "event already recorded",
+         *       "receivedAt": "2026-03-17T10:15:42Z",
+         *       "sessionId": "0b7e1f3c9a4d5e6f7a8b9c0d",
+         *       "statusCode": 200,
+         *       "verdict": "duplicate"
          *     }
          */
         PaymentDelivery: {
@@ -2990,19 +3073,41 @@ export interface components {
          *       "attempts": 1,
          *       "history": [
          *         {
-         *           "finishedAt": "2026-03-17T10:15:30Z",
+         *           "finishedAt": "2026-03-17T10:15:36Z",
          *           "number": 1,
-         *           "outcome": "running",
+         *           "outcome": "failed",
          *           "pluginId": 12,
          *           "reason": "plugin asked to retry: game backend down",
-         *           "startedAt": "2026-03-17T10:15:30Z"
+         *           "startedAt": "2026-03-17T10:15:31Z"
          *         }
          *       ],
          *       "kind": "fulfil",
          *       "lastError": "plugin asked to retry: game backend down",
+         *       "state": "pending"
+         *     }
+         * @example {
+         *       "attempts": 2,
+         *       "history": [
+         *         {
+         *           "finishedAt": "2026-03-17T10:15:36Z",
+         *           "number": 1,
+         *           "outcome": "failed",
+         *           "pluginId": 12,
+         *           "reason": "plugin asked to retry: game backend down",
+         *           "startedAt": "2026-03-17T10:15:31Z"
+         *         },
+         *         {
+         *           "finishedAt": "2026-03-17T10:16:02Z",
+         *           "number": 2,
+         *           "outcome": "succeeded",
+         *           "pluginId": 12,
+         *           "startedAt": "2026-03-17T10:16:01Z"
+         *         }
+         *       ],
+         *       "kind": "fulfil",
          *       "resultReference": "game-tx-91",
-         *       "state": "pending",
-         *       "succeededAt": "2026-03-17T10:15:30Z"
+         *       "state": "succeeded",
+         *       "succeededAt": "2026-03-17T10:16:02Z"
          *     }
          */
         PaymentFulfilment: {
@@ -3046,19 +3151,19 @@ export interface components {
          *         {
          *           "amount": "1234.50",
          *           "countryCode": "NG",
-         *           "createdAt": "2026-03-17T10:15:30Z",
-         *           "createdDate": "2026-03-17T10:15:30Z",
+         *           "createdAt": "2026-03-17T10:14:03Z",
+         *           "createdDate": "2026-03-17T10:14:02Z",
          *           "currencyCode": "NGN",
          *           "customerId": 77,
-         *           "heldAt": "2026-03-17T10:15:30Z",
-         *           "holdReason": "amount 99 differs from the payment's first event (10)",
-         *           "onHold": false,
+         *           "heldAt": "2026-03-17T11:02:45Z",
+         *           "holdReason": "amount 1299.50 differs from the payment's first event (1234.50)",
+         *           "onHold": true,
          *           "partnerReference": "order-8812",
          *           "paymentMethod": "CARD",
          *           "reference": "C-1795274958-P",
          *           "status": "SUCCESSFUL",
          *           "statusUpdatedAt": "2026-03-17T10:15:30Z",
-         *           "updatedAt": "2026-03-17T10:15:30Z"
+         *           "updatedAt": "2026-03-17T11:02:45Z"
          *         }
          *       ],
          *       "nextCursor": "MTI"
@@ -3076,16 +3181,22 @@ export interface components {
         /**
          * @example {
          *       "attempts": 1,
-         *       "fulfilledAt": "2026-03-17T10:15:30Z",
+         *       "fulfilledAt": "2026-03-17T10:16:02Z",
          *       "lastError": "pay1st: complete fulfilment: HTTP 503",
+         *       "products": [],
+         *       "state": "pending"
+         *     }
+         * @example {
+         *       "attempts": 2,
+         *       "fulfilledAt": "2026-03-17T10:16:02Z",
          *       "products": [
          *         {
          *           "quantity": 2,
          *           "sku": "GEMS-100"
          *         }
          *       ],
-         *       "reportedAt": "2026-03-17T10:15:30Z",
-         *       "state": "pending"
+         *       "reportedAt": "2026-03-17T10:16:40Z",
+         *       "state": "succeeded"
          *     }
          */
         PaymentReport: {
@@ -3122,26 +3233,107 @@ export interface components {
          * @example {
          *       "amount": "1234.50",
          *       "countryCode": "NG",
-         *       "createdAt": "2026-03-17T10:15:30Z",
-         *       "createdDate": "2026-03-17T10:15:30Z",
+         *       "createdAt": "2026-03-17T10:14:03Z",
+         *       "createdDate": "2026-03-17T10:14:02Z",
          *       "currencyCode": "NGN",
          *       "customerId": 77,
          *       "deliveries": [
          *         {
          *           "id": 1207,
          *           "kind": "payment_event",
-         *           "reason": "event already recorded",
          *           "receivedAt": "2026-03-17T10:15:30Z",
          *           "sessionId": "c5a552942a9100b99686117d",
          *           "statusCode": 200,
          *           "verdict": "accepted"
+         *         },
+         *         {
+         *           "id": 1208,
+         *           "kind": "payment_event",
+         *           "reason": "event already recorded",
+         *           "receivedAt": "2026-03-17T10:15:42Z",
+         *           "sessionId": "0b7e1f3c9a4d5e6f7a8b9c0d",
+         *           "statusCode": 200,
+         *           "verdict": "duplicate"
          *         }
          *       ],
          *       "events": [
          *         {
-         *           "applied": false,
+         *           "applied": true,
          *           "deliveryId": 1207,
+         *           "flagged": false,
+         *           "receivedAt": "2026-03-17T10:15:30Z",
+         *           "status": "SUCCESSFUL",
+         *           "updatedDate": "2026-03-17T10:15:30Z"
+         *         },
+         *         {
+         *           "applied": false,
+         *           "deliveryId": 1311,
          *           "flagReason": "transition SUCCESSFUL -> PENDING is not allowed",
+         *           "flagged": true,
+         *           "receivedAt": "2026-03-17T11:02:45Z",
+         *           "status": "PENDING",
+         *           "updatedDate": "2026-03-17T11:02:40Z"
+         *         }
+         *       ],
+         *       "fulfilments": [
+         *         {
+         *           "attempts": 1,
+         *           "history": [
+         *             {
+         *               "finishedAt": "2026-03-17T10:15:36Z",
+         *               "number": 1,
+         *               "outcome": "failed",
+         *               "pluginId": 12,
+         *               "reason": "plugin asked to retry: game backend down",
+         *               "startedAt": "2026-03-17T10:15:31Z"
+         *             }
+         *           ],
+         *           "kind": "fulfil",
+         *           "lastError": "plugin asked to retry: game backend down",
+         *           "state": "pending"
+         *         }
+         *       ],
+         *       "heldAt": "2026-03-17T11:02:45Z",
+         *       "holdReason": "amount 1299.50 differs from the payment's first event (1234.50)",
+         *       "onHold": true,
+         *       "partnerReference": "order-8812",
+         *       "paymentMethod": "CARD",
+         *       "reference": "C-1795274958-P",
+         *       "status": "SUCCESSFUL",
+         *       "statusUpdatedAt": "2026-03-17T10:15:30Z",
+         *       "truncated": false,
+         *       "updatedAt": "2026-03-17T11:02:45Z"
+         *     }
+         * @example {
+         *       "amount": "1234.50",
+         *       "countryCode": "NG",
+         *       "createdAt": "2026-03-17T10:14:03Z",
+         *       "createdDate": "2026-03-17T10:14:02Z",
+         *       "currencyCode": "NGN",
+         *       "customerId": 77,
+         *       "deliveries": [
+         *         {
+         *           "id": 1207,
+         *           "kind": "payment_event",
+         *           "receivedAt": "2026-03-17T10:15:30Z",
+         *           "sessionId": "c5a552942a9100b99686117d",
+         *           "statusCode": 200,
+         *           "verdict": "accepted"
+         *         },
+         *         {
+         *           "id": 1208,
+         *           "kind": "payment_event",
+         *           "reason": "event already recorded",
+         *           "receivedAt": "2026-03-17T10:15:42Z",
+         *           "sessionId": "0b7e1f3c9a4d5e6f7a8b9c0d",
+         *           "statusCode": 200,
+         *           "verdict": "duplicate"
+         *         }
+         *       ],
+         *       "events": [
+         *         {
+         *           "applied": true,
+         *           "deliveryId": 1207,
          *           "flagged": false,
          *           "receivedAt": "2026-03-17T10:15:30Z",
          *           "status": "SUCCESSFUL",
@@ -3150,47 +3342,128 @@ export interface components {
          *       ],
          *       "fulfilments": [
          *         {
-         *           "attempts": 1,
+         *           "attempts": 2,
          *           "history": [
          *             {
-         *               "finishedAt": "2026-03-17T10:15:30Z",
+         *               "finishedAt": "2026-03-17T10:15:36Z",
          *               "number": 1,
-         *               "outcome": "running",
+         *               "outcome": "failed",
          *               "pluginId": 12,
          *               "reason": "plugin asked to retry: game backend down",
-         *               "startedAt": "2026-03-17T10:15:30Z"
+         *               "startedAt": "2026-03-17T10:15:31Z"
+         *             },
+         *             {
+         *               "finishedAt": "2026-03-17T10:16:02Z",
+         *               "number": 2,
+         *               "outcome": "succeeded",
+         *               "pluginId": 12,
+         *               "startedAt": "2026-03-17T10:16:01Z"
          *             }
          *           ],
          *           "kind": "fulfil",
-         *           "lastError": "plugin asked to retry: game backend down",
          *           "resultReference": "game-tx-91",
-         *           "state": "pending",
-         *           "succeededAt": "2026-03-17T10:15:30Z"
+         *           "state": "succeeded",
+         *           "succeededAt": "2026-03-17T10:16:02Z"
          *         }
          *       ],
-         *       "heldAt": "2026-03-17T10:15:30Z",
-         *       "holdReason": "amount 99 differs from the payment's first event (10)",
          *       "onHold": false,
          *       "partnerReference": "order-8812",
          *       "paymentMethod": "CARD",
          *       "reference": "C-1795274958-P",
          *       "report": {
          *         "attempts": 1,
-         *         "fulfilledAt": "2026-03-17T10:15:30Z",
+         *         "fulfilledAt": "2026-03-17T10:16:02Z",
          *         "lastError": "pay1st: complete fulfilment: HTTP 503",
+         *         "products": [],
+         *         "state": "pending"
+         *       },
+         *       "status": "SUCCESSFUL",
+         *       "statusUpdatedAt": "2026-03-17T10:15:30Z",
+         *       "truncated": false,
+         *       "updatedAt": "2026-03-17T10:16:02Z"
+         *     }
+         * @example {
+         *       "amount": "1234.50",
+         *       "countryCode": "NG",
+         *       "createdAt": "2026-03-17T10:14:03Z",
+         *       "createdDate": "2026-03-17T10:14:02Z",
+         *       "currencyCode": "NGN",
+         *       "customerId": 77,
+         *       "deliveries": [
+         *         {
+         *           "id": 1207,
+         *           "kind": "payment_event",
+         *           "receivedAt": "2026-03-17T10:15:30Z",
+         *           "sessionId": "c5a552942a9100b99686117d",
+         *           "statusCode": 200,
+         *           "verdict": "accepted"
+         *         },
+         *         {
+         *           "id": 1208,
+         *           "kind": "payment_event",
+         *           "reason": "event already recorded",
+         *           "receivedAt": "2026-03-17T10:15:42Z",
+         *           "sessionId": "0b7e1f3c9a4d5e6f7a8b9c0d",
+         *           "statusCode": 200,
+         *           "verdict": "duplicate"
+         *         }
+         *       ],
+         *       "events": [
+         *         {
+         *           "applied": true,
+         *           "deliveryId": 1207,
+         *           "flagged": false,
+         *           "receivedAt": "2026-03-17T10:15:30Z",
+         *           "status": "SUCCESSFUL",
+         *           "updatedDate": "2026-03-17T10:15:30Z"
+         *         }
+         *       ],
+         *       "fulfilments": [
+         *         {
+         *           "attempts": 2,
+         *           "history": [
+         *             {
+         *               "finishedAt": "2026-03-17T10:15:36Z",
+         *               "number": 1,
+         *               "outcome": "failed",
+         *               "pluginId": 12,
+         *               "reason": "plugin asked to retry: game backend down",
+         *               "startedAt": "2026-03-17T10:15:31Z"
+         *             },
+         *             {
+         *               "finishedAt": "2026-03-17T10:16:02Z",
+         *               "number": 2,
+         *               "outcome": "succeeded",
+         *               "pluginId": 12,
+         *               "startedAt": "2026-03-17T10:16:01Z"
+         *             }
+         *           ],
+         *           "kind": "fulfil",
+         *           "resultReference": "game-tx-91",
+         *           "state": "succeeded",
+         *           "succeededAt": "2026-03-17T10:16:02Z"
+         *         }
+         *       ],
+         *       "onHold": false,
+         *       "partnerReference": "order-8812",
+         *       "paymentMethod": "CARD",
+         *       "reference": "C-1795274958-P",
+         *       "report": {
+         *         "attempts": 2,
+         *         "fulfilledAt": "2026-03-17T10:16:02Z",
          *         "products": [
          *           {
          *             "quantity": 2,
          *             "sku": "GEMS-100"
          *           }
          *         ],
-         *         "reportedAt": "2026-03-17T10:15:30Z",
-         *         "state": "pending"
+         *         "reportedAt": "2026-03-17T10:16:40Z",
+         *         "state": "succeeded"
          *       },
          *       "status": "SUCCESSFUL",
          *       "statusUpdatedAt": "2026-03-17T10:15:30Z",
          *       "truncated": false,
-         *       "updatedAt": "2026-03-17T10:15:30Z"
+         *       "updatedAt": "2026-03-17T10:16:40Z"
          *     }
          */
         PaymentTimeline: {
@@ -3717,13 +3990,11 @@ export interface components {
          * @example {
          *       "amount": "1234.50",
          *       "countryCode": "NG",
-         *       "createdAt": "2026-03-17T10:15:30Z",
-         *       "createdDate": "2026-03-17T10:15:30Z",
+         *       "createdAt": "2026-03-17T10:14:03Z",
+         *       "createdDate": "2026-03-17T10:14:02Z",
          *       "currencyCode": "NGN",
          *       "customerId": 77,
          *       "fulfilQueued": false,
-         *       "heldAt": "2026-03-17T10:15:30Z",
-         *       "holdReason": "amount 99 differs from the payment's first event (10)",
          *       "onHold": false,
          *       "partnerReference": "order-8812",
          *       "paymentMethod": "CARD",
@@ -3731,7 +4002,7 @@ export interface components {
          *       "reverseQueued": false,
          *       "status": "SUCCESSFUL",
          *       "statusUpdatedAt": "2026-03-17T10:15:30Z",
-         *       "updatedAt": "2026-03-17T10:15:30Z"
+         *       "updatedAt": "2026-03-17T11:30:00Z"
          *     }
          */
         ReleaseHoldOutputBody: {
@@ -3882,10 +4153,8 @@ export interface components {
          *           "lastError": "rejected by plugin: player banned",
          *           "paymentStatus": "SUCCESSFUL",
          *           "reference": "C-1795274958-P",
-         *           "resultReference": "game-tx-91",
          *           "state": "pending",
-         *           "succeededAt": "2026-03-17T10:15:30Z",
-         *           "updatedAt": "2026-03-17T10:15:30Z"
+         *           "updatedAt": "2026-03-17T12:00:00Z"
          *         }
          *       ],
          *       "skipped": [
@@ -3926,20 +4195,20 @@ export interface components {
         /**
          * @example {
          *       "credentials": {
-         *         "apiKeySet": false,
-         *         "apiKeyUpdatedAt": "2026-03-17T10:15:30Z",
-         *         "apiSecretSet": false,
-         *         "apiSecretUpdatedAt": "2026-03-17T10:15:30Z",
-         *         "basicAuthPasswordSet": false,
-         *         "basicAuthPasswordUpdatedAt": "2026-03-17T10:15:30Z",
-         *         "basicAuthUsernameSet": false,
-         *         "basicAuthUsernameUpdatedAt": "2026-03-17T10:15:30Z",
-         *         "previousSigningKeyValidUntil": "2026-03-17T10:15:30Z",
-         *         "previousWebhookTokenValidUntil": "2026-03-17T10:15:30Z",
-         *         "signingKeySet": false,
-         *         "signingKeyUpdatedAt": "2026-03-17T10:15:30Z",
-         *         "webhookTokenSet": false,
-         *         "webhookTokenUpdatedAt": "2026-03-17T10:15:30Z"
+         *         "apiKeySet": true,
+         *         "apiKeyUpdatedAt": "2026-03-17T10:14:03Z",
+         *         "apiSecretSet": true,
+         *         "apiSecretUpdatedAt": "2026-03-17T10:14:03Z",
+         *         "basicAuthPasswordSet": true,
+         *         "basicAuthPasswordUpdatedAt": "2026-03-17T10:14:03Z",
+         *         "basicAuthUsernameSet": true,
+         *         "basicAuthUsernameUpdatedAt": "2026-03-17T10:14:03Z",
+         *         "previousSigningKeyValidUntil": "2026-03-18T11:02:45Z",
+         *         "previousWebhookTokenValidUntil": "2026-03-18T11:02:45Z",
+         *         "signingKeySet": true,
+         *         "signingKeyUpdatedAt": "2026-03-17T11:02:45Z",
+         *         "webhookTokenSet": true,
+         *         "webhookTokenUpdatedAt": "2026-03-17T11:02:45Z"
          *       },
          *       "signingKey": "hCyO_Flnu6aid-bhFYTYOowkxXRzoZkgzO32rB6Ik8Y"
          *     }
@@ -3955,20 +4224,20 @@ export interface components {
         /**
          * @example {
          *       "credentials": {
-         *         "apiKeySet": false,
-         *         "apiKeyUpdatedAt": "2026-03-17T10:15:30Z",
-         *         "apiSecretSet": false,
-         *         "apiSecretUpdatedAt": "2026-03-17T10:15:30Z",
-         *         "basicAuthPasswordSet": false,
-         *         "basicAuthPasswordUpdatedAt": "2026-03-17T10:15:30Z",
-         *         "basicAuthUsernameSet": false,
-         *         "basicAuthUsernameUpdatedAt": "2026-03-17T10:15:30Z",
-         *         "previousSigningKeyValidUntil": "2026-03-17T10:15:30Z",
-         *         "previousWebhookTokenValidUntil": "2026-03-17T10:15:30Z",
-         *         "signingKeySet": false,
-         *         "signingKeyUpdatedAt": "2026-03-17T10:15:30Z",
-         *         "webhookTokenSet": false,
-         *         "webhookTokenUpdatedAt": "2026-03-17T10:15:30Z"
+         *         "apiKeySet": true,
+         *         "apiKeyUpdatedAt": "2026-03-17T10:14:03Z",
+         *         "apiSecretSet": true,
+         *         "apiSecretUpdatedAt": "2026-03-17T10:14:03Z",
+         *         "basicAuthPasswordSet": true,
+         *         "basicAuthPasswordUpdatedAt": "2026-03-17T10:14:03Z",
+         *         "basicAuthUsernameSet": true,
+         *         "basicAuthUsernameUpdatedAt": "2026-03-17T10:14:03Z",
+         *         "previousSigningKeyValidUntil": "2026-03-18T11:02:45Z",
+         *         "previousWebhookTokenValidUntil": "2026-03-18T11:02:45Z",
+         *         "signingKeySet": true,
+         *         "signingKeyUpdatedAt": "2026-03-17T11:02:45Z",
+         *         "webhookTokenSet": true,
+         *         "webhookTokenUpdatedAt": "2026-03-17T11:02:45Z"
          *       },
          *       "webhookToken": "Zm9yLWRvY3Mtb25seS1ub3QtYS1yZWFsLXRva2VuLTAwMA",
          *       "webhookUrl": "https://hub.example.com/pay1st/staging/acme-games/payment-events?token=Zm9yLWRvY3Mtb25seS1ub3QtYS1yZWFsLXRva2VuLTAwMA"
@@ -3989,11 +4258,15 @@ export interface components {
         };
         /**
          * @example {
+         *       "note": "Prices for KE still to be agreed with finance.",
          *       "status": "todo"
          *     }
          */
         SetChecklistStepInputBody: {
-            /** @description A note for the people following onboarding; empty clears it. */
+            /**
+             * @description A note for the people following onboarding; empty clears it.
+             * @example Prices for KE still to be agreed with finance.
+             */
             note?: string;
             /**
              * @description A step partnerhub observes done stays done whatever is set here.
@@ -4001,7 +4274,15 @@ export interface components {
              */
             status: "todo" | "in_progress" | "done";
         };
-        /** @example {} */
+        /**
+         * @example {
+         *       "apiKey": "example-api-key",
+         *       "apiSecret": "example-api-secret",
+         *       "basicAuthPassword": "example-password",
+         *       "basicAuthUsername": "example-user",
+         *       "signingKey": "example-signing-key"
+         *     }
+         */
         SetCredentialsBody: {
             /** @description Pay1st API Key (Gateway API, with the API Secret). */
             apiKey?: string;
@@ -4147,21 +4428,57 @@ export interface components {
         /**
          * @example {
          *       "countryCode": "NG",
-         *       "createdAt": "2026-03-17T10:15:30Z",
+         *       "createdAt": "2026-03-17T10:15:00Z",
          *       "partnerReference": "test-2026-03-17-1",
          *       "playerId": 1001,
          *       "reference": "C-6f1c2a9b-P",
          *       "sku": "gold-100",
-         *       "status": "running",
+         *       "status": "succeeded",
          *       "steps": [
          *         {
-         *           "at": "2026-03-17T10:15:30Z",
-         *           "detail": "the plugin credited player 1001 (its reference \"wallet-17\")",
+         *           "at": "2026-03-17T10:15:00Z",
+         *           "detail": "staging's Pay1st credentials are set",
          *           "name": "credentials",
+         *           "result": "ok"
+         *         },
+         *         {
+         *           "at": "2026-03-17T10:15:00Z",
+         *           "detail": "the simulator knows the tenant",
+         *           "name": "simulator",
+         *           "result": "ok"
+         *         },
+         *         {
+         *           "at": "2026-03-17T10:15:01Z",
+         *           "detail": "order test-2026-03-17-1 created as C-6f1c2a9b-P",
+         *           "name": "order",
+         *           "result": "ok"
+         *         },
+         *         {
+         *           "at": "2026-03-17T10:15:02Z",
+         *           "detail": "the simulator paid and sent the signed events",
+         *           "name": "payment",
+         *           "result": "ok"
+         *         },
+         *         {
+         *           "at": "2026-03-17T10:15:02Z",
+         *           "detail": "partnerhub recorded the payment SUCCESSFUL",
+         *           "name": "webhook",
+         *           "result": "ok"
+         *         },
+         *         {
+         *           "at": "2026-03-17T10:15:03Z",
+         *           "detail": "the plugin credited player 1001 (its reference \"wallet-17\")",
+         *           "name": "fulfilment",
+         *           "result": "ok"
+         *         },
+         *         {
+         *           "at": "2026-03-17T10:15:04Z",
+         *           "detail": "Pay1st accepted the fulfilment report",
+         *           "name": "report",
          *           "result": "ok"
          *         }
          *       ],
-         *       "updatedAt": "2026-03-17T10:15:30Z"
+         *       "updatedAt": "2026-03-17T10:15:04Z"
          *     }
          */
         TestTransaction: {
@@ -4249,9 +4566,9 @@ export interface components {
         };
         /**
          * @example {
-         *       "at": "2026-03-17T10:15:30Z",
+         *       "at": "2026-03-17T10:15:03Z",
          *       "detail": "the plugin credited player 1001 (its reference \"wallet-17\")",
-         *       "name": "credentials",
+         *       "name": "fulfilment",
          *       "result": "ok"
          *     }
          */
@@ -4279,13 +4596,21 @@ export interface components {
         };
         /**
          * @example {
-         *       "applied": false,
+         *       "applied": true,
          *       "deliveryId": 1207,
-         *       "flagReason": "transition SUCCESSFUL -> PENDING is not allowed",
          *       "flagged": false,
          *       "receivedAt": "2026-03-17T10:15:30Z",
          *       "status": "SUCCESSFUL",
          *       "updatedDate": "2026-03-17T10:15:30Z"
+         *     }
+         * @example {
+         *       "applied": false,
+         *       "deliveryId": 1311,
+         *       "flagReason": "transition SUCCESSFUL -> PENDING is not allowed",
+         *       "flagged": true,
+         *       "receivedAt": "2026-03-17T11:02:45Z",
+         *       "status": "PENDING",
+         *       "updatedDate": "2026-03-17T11:02:40Z"
          *     }
          */
         TimelineEvent: {
@@ -4394,26 +4719,26 @@ export interface components {
         /**
          * @example {
          *       "activePluginId": 7,
-         *       "authMode": "signature",
+         *       "authMode": "token",
          *       "callbackCancelUrl": "https://game.example.com/pay/cancel",
          *       "callbackFailureUrl": "https://game.example.com/pay/failure",
          *       "callbackPendingUrl": "https://game.example.com/pay/pending",
          *       "callbackSuccessUrl": "https://game.example.com/pay/success",
          *       "credentials": {
-         *         "apiKeySet": false,
-         *         "apiKeyUpdatedAt": "2026-03-17T10:15:30Z",
-         *         "apiSecretSet": false,
-         *         "apiSecretUpdatedAt": "2026-03-17T10:15:30Z",
-         *         "basicAuthPasswordSet": false,
-         *         "basicAuthPasswordUpdatedAt": "2026-03-17T10:15:30Z",
-         *         "basicAuthUsernameSet": false,
-         *         "basicAuthUsernameUpdatedAt": "2026-03-17T10:15:30Z",
-         *         "previousSigningKeyValidUntil": "2026-03-17T10:15:30Z",
-         *         "previousWebhookTokenValidUntil": "2026-03-17T10:15:30Z",
-         *         "signingKeySet": false,
-         *         "signingKeyUpdatedAt": "2026-03-17T10:15:30Z",
-         *         "webhookTokenSet": false,
-         *         "webhookTokenUpdatedAt": "2026-03-17T10:15:30Z"
+         *         "apiKeySet": true,
+         *         "apiKeyUpdatedAt": "2026-03-17T10:14:03Z",
+         *         "apiSecretSet": true,
+         *         "apiSecretUpdatedAt": "2026-03-17T10:14:03Z",
+         *         "basicAuthPasswordSet": true,
+         *         "basicAuthPasswordUpdatedAt": "2026-03-17T10:14:03Z",
+         *         "basicAuthUsernameSet": true,
+         *         "basicAuthUsernameUpdatedAt": "2026-03-17T10:14:03Z",
+         *         "previousSigningKeyValidUntil": "2026-03-18T11:02:45Z",
+         *         "previousWebhookTokenValidUntil": "2026-03-18T11:02:45Z",
+         *         "signingKeySet": true,
+         *         "signingKeyUpdatedAt": "2026-03-17T11:02:45Z",
+         *         "webhookTokenSet": true,
+         *         "webhookTokenUpdatedAt": "2026-03-17T11:02:45Z"
          *       },
          *       "ipAllowList": [],
          *       "name": "staging",
@@ -4431,7 +4756,7 @@ export interface components {
             activePluginId?: number;
             /**
              * @description How Payment Webhook Events are authenticated: signature (X-SIGNATURE and X-TIMESTAMP with the Signing Key), token (?token= in the Webhook URL) or none (staging only).
-             * @example signature
+             * @example token
              * @enum {string}
              */
             authMode: "signature" | "token" | "none";
