@@ -89,48 +89,38 @@ func fetchCatalog(ctx context.Context, e *Env, tenant, env string) (*liveCatalog
 	op := "read the catalog of " + tenant + "/" + env
 	// A catalog must be read whole (the diff would remove what is
 	// missing): past maxListed, or on a repeated cursor, it fails.
-	var products []client.Product
-	pp := &client.ListProductsParams{Limit: ptr(pageSize)}
 	pg := newPager(op)
-	for {
-		r, err := e.Client.ListProductsWithResponse(ctx, tenant, env, pp)
+	products, _, err := follow(pg, nil, true, func(cursor *string) ([]client.Product, *string, error) {
+		r, err := e.Client.ListProductsWithResponse(ctx, tenant, env, &client.ListProductsParams{Limit: ptr(pageSize), Cursor: cursor})
 		if err := call(op, "", err, statusOf(r), bodyOf(r)); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		page, err := decoded(op, "", r, r.JSON200)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		products = append(products, page.Items...)
-		if pp.Cursor, err = pg.next(len(page.Items), page.NextCursor); err != nil {
-			return nil, err
-		}
-		if pp.Cursor == nil {
-			break
-		}
+		return page.Items, page.NextCursor, nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	if err := pg.complete(); err != nil {
 		return nil, err
 	}
-	var bundles []client.Bundle
-	bp := &client.ListBundlesParams{Limit: ptr(pageSize)}
 	pg = newPager(op)
-	for {
-		r, err := e.Client.ListBundlesWithResponse(ctx, tenant, env, bp)
+	bundles, _, err := follow(pg, nil, true, func(cursor *string) ([]client.Bundle, *string, error) {
+		r, err := e.Client.ListBundlesWithResponse(ctx, tenant, env, &client.ListBundlesParams{Limit: ptr(pageSize), Cursor: cursor})
 		if err := call(op, "", err, statusOf(r), bodyOf(r)); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		page, err := decoded(op, "", r, r.JSON200)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		bundles = append(bundles, page.Items...)
-		if bp.Cursor, err = pg.next(len(page.Items), page.NextCursor); err != nil {
-			return nil, err
-		}
-		if bp.Cursor == nil {
-			break
-		}
+		return page.Items, page.NextCursor, nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	if err := pg.complete(); err != nil {
 		return nil, err
@@ -233,14 +223,8 @@ func catalogExport(ctx context.Context, e *Env, args []string) error {
 	file := fs.String("file", "", "write here instead of stdout")
 	format := fs.String("format", "", "yaml or json")
 	withIDs := fs.Bool("with-pay1st-ids", false, "include Pay1st productBundleIds")
-	pos, err := parseFlags(fs, args)
+	_, err := parseArgs(fs, args, te.check)
 	if err != nil {
-		return err
-	}
-	if err := positional(pos); err != nil {
-		return err
-	}
-	if err := te.check(true); err != nil {
 		return err
 	}
 	f, err := catalogFormat(*format, *file, e.JSON)
@@ -348,14 +332,8 @@ func catalogImport(ctx context.Context, e *Env, args []string) error {
 	file := fs.String("file", "", "catalog file; - for stdin")
 	prune := fs.Bool("prune", false, "remove items the file lacks")
 	af := addApplyFlags(fs)
-	pos, err := parseFlags(fs, args)
+	_, err := parseArgs(fs, args, te.check)
 	if err != nil {
-		return err
-	}
-	if err := positional(pos); err != nil {
-		return err
-	}
-	if err := te.check(true); err != nil {
 		return err
 	}
 	if err := af.validate(); err != nil {

@@ -42,15 +42,9 @@ func renderChecklist(e *Env, c *client.Checklist) error {
 func checklistShow(ctx context.Context, e *Env, args []string) error {
 	fs := newFlags("checklist show")
 	tenant := fs.String("tenant", "", "tenant code")
-	pos, err := parseFlags(fs, args)
+	_, err := parseArgs(fs, args, needTenant(tenant))
 	if err != nil {
 		return err
-	}
-	if err := positional(pos); err != nil {
-		return err
-	}
-	if *tenant == "" {
-		return usageErrorf("--tenant is required")
 	}
 	op := "show the checklist of " + *tenant
 	r, err := e.Client.GetChecklistWithResponse(ctx, *tenant)
@@ -68,15 +62,9 @@ func checklistSet(ctx context.Context, e *Env, args []string) error {
 	fs := newFlags("checklist set")
 	tenant := fs.String("tenant", "", "tenant code")
 	note := fs.String("note", "", "a note on the step")
-	pos, err := parseFlags(fs, args)
+	pos, err := parseArgs(fs, args, needTenant(tenant), "STEP", "STATUS")
 	if err != nil {
 		return err
-	}
-	if err := positional(pos, "STEP", "STATUS"); err != nil {
-		return err
-	}
-	if *tenant == "" {
-		return usageErrorf("--tenant is required")
 	}
 	status := client.SetChecklistStepInputBodyStatus(pos[1])
 	switch status {

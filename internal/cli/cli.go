@@ -315,6 +315,26 @@ func takesValue(fs *flag.FlagSet, arg string) bool {
 	return !ok || !b.IsBoolFlag()
 }
 
+// parseArgs is a leaf command's usual start: parse args into fs, want
+// exactly the positional arguments named by want, then run check (the
+// tenant/env flags' usage checks; nil for none), failing on the first of
+// these that fails. It returns the positional arguments.
+func parseArgs(fs *flag.FlagSet, args []string, check func() error, want ...string) ([]string, error) {
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return nil, err
+	}
+	if err := positional(pos, want...); err != nil {
+		return nil, err
+	}
+	if check != nil {
+		if err := check(); err != nil {
+			return nil, err
+		}
+	}
+	return pos, nil
+}
+
 // positional checks the count of positional arguments. It never quotes
 // one: a misplaced argument may be a secret (a key pasted in the wrong
 // place).

@@ -84,12 +84,23 @@ func addTenantEnv(fs interface {
 	return tenantEnv{tenant: fs.String("tenant", "", "tenant code"), env: fs.String("env", envDefault, "staging or production")}
 }
 
-func (t tenantEnv) check(needEnv bool) error {
+// checkTenant: --tenant is required (--env is not looked at).
+func (t tenantEnv) checkTenant() error {
 	if *t.tenant == "" {
 		return usageErrorf("--tenant is required")
 	}
-	if !needEnv {
-		return nil
+	return nil
+}
+
+// needTenant is the check of a verb whose only scope flag is --tenant.
+func needTenant(tenant *string) func() error {
+	return tenantEnv{tenant: tenant}.checkTenant
+}
+
+// check: --tenant and --env (staging or production) are required.
+func (t tenantEnv) check() error {
+	if err := t.checkTenant(); err != nil {
+		return err
 	}
 	switch *t.env {
 	case "staging", "production":
@@ -134,14 +145,8 @@ func credsSet(c client.EnvironmentCredentials) string {
 func envsList(ctx context.Context, e *Env, args []string) error {
 	fs := newFlags("envs list")
 	te := addTenantEnv(fs, "")
-	pos, err := parseFlags(fs, args)
+	_, err := parseArgs(fs, args, te.checkTenant)
 	if err != nil {
-		return err
-	}
-	if err := positional(pos); err != nil {
-		return err
-	}
-	if err := te.check(false); err != nil {
 		return err
 	}
 	op := "list environments of " + *te.tenant
@@ -176,14 +181,8 @@ func getEnv(ctx context.Context, e *Env, tenant, env string) (*client.Environmen
 func envsShow(ctx context.Context, e *Env, args []string) error {
 	fs := newFlags("envs show")
 	te := addTenantEnv(fs, "")
-	pos, err := parseFlags(fs, args)
+	_, err := parseArgs(fs, args, te.check)
 	if err != nil {
-		return err
-	}
-	if err := positional(pos); err != nil {
-		return err
-	}
-	if err := te.check(true); err != nil {
 		return err
 	}
 	x, err := getEnv(ctx, e, *te.tenant, *te.env)
@@ -217,14 +216,8 @@ func envsUpdate(ctx context.Context, e *Env, args []string) error {
 	for _, n := range []string{"success", "failure", "pending", "cancel"} {
 		urls[n] = fs.String("callback-"+n+"-url", "", "callback URL; empty clears")
 	}
-	pos, err := parseFlags(fs, args)
+	_, err := parseArgs(fs, args, te.check)
 	if err != nil {
-		return err
-	}
-	if err := positional(pos); err != nil {
-		return err
-	}
-	if err := te.check(true); err != nil {
 		return err
 	}
 	set := setFlags(fs)
@@ -292,14 +285,8 @@ var urlHeaders = []string{"FIELD", "URL", "WHAT"}
 func envsURLs(ctx context.Context, e *Env, args []string) error {
 	fs := newFlags("envs urls")
 	te := addTenantEnv(fs, "")
-	pos, err := parseFlags(fs, args)
+	_, err := parseArgs(fs, args, te.check)
 	if err != nil {
-		return err
-	}
-	if err := positional(pos); err != nil {
-		return err
-	}
-	if err := te.check(true); err != nil {
 		return err
 	}
 	op := "integration URLs of " + *te.tenant + "/" + *te.env
@@ -346,14 +333,8 @@ func credRows(c client.EnvironmentCredentials) [][]string {
 func credentialsShow(ctx context.Context, e *Env, args []string) error {
 	fs := newFlags("credentials show")
 	te := addTenantEnv(fs, "")
-	pos, err := parseFlags(fs, args)
+	_, err := parseArgs(fs, args, te.check)
 	if err != nil {
-		return err
-	}
-	if err := positional(pos); err != nil {
-		return err
-	}
-	if err := te.check(true); err != nil {
 		return err
 	}
 	x, err := getEnv(ctx, e, *te.tenant, *te.env)
@@ -436,7 +417,7 @@ func credentialsSet(ctx context.Context, e *Env, args []string) error {
 	if len(pos) > 0 {
 		return usageErrorf("credentials set takes no arguments: secrets come from stdin or --file, never the command line")
 	}
-	if err := te.check(true); err != nil {
+	if err := te.check(); err != nil {
 		return err
 	}
 	if (*file == "" || *file == "-") && e.inTerminal {
@@ -473,7 +454,7 @@ func credentialsRotate(ctx context.Context, e *Env, args []string) error {
 	if len(pos) != 1 || (pos[0] != "signing-key" && pos[0] != "webhook-token") {
 		return usageErrorf("credentials rotate needs signing-key or webhook-token")
 	}
-	if err := te.check(true); err != nil {
+	if err := te.check(); err != nil {
 		return err
 	}
 	name := *te.tenant + "/" + *te.env

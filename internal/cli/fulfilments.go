@@ -64,14 +64,8 @@ func fulfilmentsList(ctx context.Context, e *Env, args []string) error {
 	fs.StringVar(&state, "state", "", "")
 	fs.StringVar(&kind, "kind", "", "")
 	fs.StringVar(&env, "env", "", "")
-	pos, err := parseFlags(fs, args)
+	_, err := parseArgs(fs, args, sc.check)
 	if err != nil {
-		return err
-	}
-	if err := positional(pos); err != nil {
-		return err
-	}
-	if err := sc.check(); err != nil {
 		return err
 	}
 	if err := pg.check(); err != nil {
@@ -101,45 +95,23 @@ func fulfilmentsList(ctx context.Context, e *Env, args []string) error {
 		params.Environment = ptr(client.ListFulfilmentsParamsEnvironment(env))
 	}
 
-	page := client.FulfilmentList{Items: &[]client.Fulfilment{}}
 	pgr := newPager("list fulfilments")
-	for {
+	items, next, err := follow(pgr, params.Cursor, pg.all, func(cursor *string) ([]client.Fulfilment, *string, error) {
+		params.Cursor = cursor
 		resp, err := e.Client.ListFulfilmentsWithResponse(ctx, sc.tenant, params)
 		if err := call(pgr.op, "", err, statusOf(resp), bodyOf(resp)); err != nil {
-			return err
+			return nil, nil, err
 		}
 		got, err := decoded(pgr.op, "", resp, resp.JSON200)
 		if err != nil {
-			return err
+			return nil, nil, err
 		}
-		n := 0
-		if items := got.Items; items != nil {
-			*page.Items = append(*page.Items, *items...)
-			n = len(*items)
-		}
-		page.NextCursor = got.NextCursor
-		if !pg.all {
-			break
-		}
-		if params.Cursor, err = pgr.next(n, page.NextCursor); err != nil {
-			return err
-		}
-		if params.Cursor == nil {
-			break
-		}
-	}
-	pgr.note(e.Err, "records", "narrow the filters to see the rest")
-	rows := make([][]string, 0, len(*page.Items))
-	for _, f := range *page.Items {
-		rows = append(rows, fulfilmentRow(f))
-	}
-	if err := e.Render(*page.Items, fulfilmentHeaders, rows); err != nil {
+		return itemsOf(got.Items), got.NextCursor, nil
+	})
+	if err != nil {
 		return err
 	}
-	if page.NextCursor != nil {
-		fmt.Fprintf(e.Err, "more records: --cursor %s for the next page, or --all\n", *page.NextCursor)
-	}
-	return nil
+	return renderPaged(e, pgr, items, next, "records", "narrow the filters to see the rest", fulfilmentHeaders, fulfilmentRow)
 }
 
 func checkKind(kind string) error {

@@ -45,56 +45,40 @@ func timeOrDash(t *time.Time) string {
 func keysList(ctx context.Context, e *Env, args []string) error {
 	fs := newFlags("keys list")
 	tenant := fs.String("tenant", "", "tenant code")
-	pos, err := parseFlags(fs, args)
+	_, err := parseArgs(fs, args, nil)
 	if err != nil {
 		return err
 	}
-	if err := positional(pos); err != nil {
-		return err
-	}
-	all := []client.APIKey{}
-	var cursor *string
 	pg := newPager("list operator keys")
 	if *tenant != "" {
 		pg.op = "list keys of " + *tenant
 	}
-	for {
+	all, _, err := follow(pg, nil, true, func(cursor *string) ([]client.APIKey, *string, error) {
 		var page *client.APIKeyList
 		if *tenant == "" {
 			r, err := e.Client.ListOperatorApiKeysWithResponse(ctx, &client.ListOperatorApiKeysParams{Limit: ptr(pageSize), Cursor: cursor})
 			if err := call(pg.op, "", err, statusOf(r), bodyOf(r)); err != nil {
-				return err
+				return nil, nil, err
 			}
 			if page, err = decoded(pg.op, "", r, r.JSON200); err != nil {
-				return err
+				return nil, nil, err
 			}
 		} else {
 			r, err := e.Client.ListApiKeysWithResponse(ctx, *tenant, &client.ListApiKeysParams{Limit: ptr(pageSize), Cursor: cursor})
 			if err := call(pg.op, "", err, statusOf(r), bodyOf(r)); err != nil {
-				return err
+				return nil, nil, err
 			}
 			if page, err = decoded(pg.op, "", r, r.JSON200); err != nil {
-				return err
+				return nil, nil, err
 			}
 		}
-		n := 0
-		if page.Items != nil {
-			all = append(all, *page.Items...)
-			n = len(*page.Items)
-		}
-		if cursor, err = pg.next(n, page.NextCursor); err != nil {
-			return err
-		}
-		if cursor == nil {
-			break
-		}
+		return itemsOf(page.Items), page.NextCursor, nil
+	})
+	if err != nil {
+		return err
 	}
 	pg.note(e.Err, "keys", "revoke unused keys")
-	rows := make([][]string, 0, len(all))
-	for _, k := range all {
-		rows = append(rows, keyRow(k))
-	}
-	return e.Render(all, keyHeaders, rows)
+	return renderList(e, all, keyHeaders, keyRow)
 }
 
 func keysCreate(ctx context.Context, e *Env, args []string) error {
@@ -102,11 +86,8 @@ func keysCreate(ctx context.Context, e *Env, args []string) error {
 	tenant := fs.String("tenant", "", "tenant code")
 	name := fs.String("name", "", "what the key is for")
 	role := fs.String("role", "admin", "admin or viewer (tenant keys)")
-	pos, err := parseFlags(fs, args)
+	_, err := parseArgs(fs, args, nil)
 	if err != nil {
-		return err
-	}
-	if err := positional(pos); err != nil {
 		return err
 	}
 	if *name == "" {
@@ -153,11 +134,8 @@ func keysCreate(ctx context.Context, e *Env, args []string) error {
 func keysRevoke(ctx context.Context, e *Env, args []string) error {
 	fs := newFlags("keys revoke")
 	tenant := fs.String("tenant", "", "tenant code")
-	pos, err := parseFlags(fs, args)
+	pos, err := parseArgs(fs, args, nil, "PREFIX")
 	if err != nil {
-		return err
-	}
-	if err := positional(pos, "PREFIX"); err != nil {
 		return err
 	}
 	var k *client.APIKey

@@ -62,3 +62,59 @@ func (p *pager) complete() error {
 	}
 	return nil
 }
+
+// follow reads a list page by page with p guarding the loop: fetch asks for
+// the page at cursor (nil: the first) and returns its rows and next cursor.
+// With all false it stops after the first page. It returns the rows and the
+// last page's next cursor (set when pages are left: one page asked for, or
+// maxListed reached).
+func follow[T any](p *pager, cursor *string, all bool, fetch func(cursor *string) ([]T, *string, error)) ([]T, *string, error) {
+	rows := []T{}
+	for {
+		items, next, err := fetch(cursor)
+		if err != nil {
+			return nil, nil, err
+		}
+		rows = append(rows, items...)
+		if !all {
+			return rows, next, nil
+		}
+		if cursor, err = p.next(len(items), next); err != nil {
+			return nil, nil, err
+		}
+		if cursor == nil {
+			return rows, next, nil
+		}
+	}
+}
+
+// itemsOf is a generated list's optional Items, nil when absent.
+func itemsOf[T any](items *[]T) []T {
+	if items == nil {
+		return nil
+	}
+	return *items
+}
+
+// renderList renders items: JSON as they are, or a table of row(item).
+func renderList[T any](e *Env, items []T, headers []string, row func(T) []string) error {
+	rows := make([][]string, 0, len(items))
+	for _, x := range items {
+		rows = append(rows, row(x))
+	}
+	return e.Render(items, headers, rows)
+}
+
+// renderPaged renders a list read one page or --all (see listPaging), then
+// says on stderr where it stopped: at maxListed (narrow: how to see the
+// rest), or before next, the cursor of the page after it.
+func renderPaged[T any](e *Env, p *pager, items []T, next *string, what, narrow string, headers []string, row func(T) []string) error {
+	p.note(e.Err, what, narrow)
+	if err := renderList(e, items, headers, row); err != nil {
+		return err
+	}
+	if next != nil {
+		fmt.Fprintf(e.Err, "more %s: --cursor %s for the next page, or --all\n", what, *next)
+	}
+	return nil
+}

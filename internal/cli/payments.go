@@ -125,14 +125,8 @@ func paymentsList(ctx context.Context, e *Env, args []string) error {
 	fs.StringVar(&pref, "partner-reference", "", "")
 	fs.Int64Var(&customer, "customer", 0, "")
 	fs.StringVar(&onHold, "on-hold", "", "")
-	pos, err := parseFlags(fs, args)
+	_, err := parseArgs(fs, args, sc.check)
 	if err != nil {
-		return err
-	}
-	if err := positional(pos); err != nil {
-		return err
-	}
-	if err := sc.check(); err != nil {
 		return err
 	}
 	if err := pg.check(); err != nil {
@@ -177,45 +171,23 @@ func paymentsList(ctx context.Context, e *Env, args []string) error {
 		return usageErrorf("--on-hold must be true or false")
 	}
 
-	page := client.PaymentList{Items: &[]client.Payment{}}
 	pgr := newPager("list payments")
-	for {
+	items, next, err := follow(pgr, params.Cursor, pg.all, func(cursor *string) ([]client.Payment, *string, error) {
+		params.Cursor = cursor
 		resp, err := e.Client.ListPaymentsWithResponse(ctx, sc.tenant, sc.env, params)
 		if err := call(pgr.op, "", err, statusOf(resp), bodyOf(resp)); err != nil {
-			return err
+			return nil, nil, err
 		}
 		got, err := decoded(pgr.op, "", resp, resp.JSON200)
 		if err != nil {
-			return err
+			return nil, nil, err
 		}
-		n := 0
-		if items := got.Items; items != nil {
-			*page.Items = append(*page.Items, *items...)
-			n = len(*items)
-		}
-		page.NextCursor = got.NextCursor
-		if !pg.all {
-			break
-		}
-		if params.Cursor, err = pgr.next(n, page.NextCursor); err != nil {
-			return err
-		}
-		if params.Cursor == nil {
-			break
-		}
-	}
-	pgr.note(e.Err, "payments", "narrow the filters (--from/--to) to see the rest")
-	rows := make([][]string, 0, len(*page.Items))
-	for _, p := range *page.Items {
-		rows = append(rows, paymentRow(p))
-	}
-	if err := e.Render(*page.Items, paymentHeaders, rows); err != nil {
+		return itemsOf(got.Items), got.NextCursor, nil
+	})
+	if err != nil {
 		return err
 	}
-	if page.NextCursor != nil {
-		fmt.Fprintf(e.Err, "more payments: --cursor %s for the next page, or --all\n", *page.NextCursor)
-	}
-	return nil
+	return renderPaged(e, pgr, items, next, "payments", "narrow the filters (--from/--to) to see the rest", paymentHeaders, paymentRow)
 }
 
 // paymentRef parses `--tenant CODE [--env ENV] REFERENCE` plus extra flags
@@ -226,14 +198,11 @@ func paymentRef(name string, args []string, more func(fs *flag.FlagSet)) (*scope
 	if more != nil {
 		more(fs)
 	}
-	pos, err := parseFlags(fs, args)
+	pos, err := parseArgs(fs, args, sc.check, "REFERENCE")
 	if err != nil {
 		return nil, "", err
 	}
-	if err := positional(pos, "REFERENCE"); err != nil {
-		return nil, "", err
-	}
-	return sc, pos[0], sc.check()
+	return sc, pos[0], nil
 }
 
 func paymentsShow(ctx context.Context, e *Env, args []string) error {

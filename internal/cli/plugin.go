@@ -134,11 +134,8 @@ func parsePush(args []string) (pushOptions, error) {
 	fs.StringVar(&o.os, "os", runtime.GOOS, "")
 	fs.StringVar(&o.arch, "arch", runtime.GOARCH, "")
 	fs.StringVar(&o.activ, "activate", "", "")
-	pos, err := parseFlags(fs, args)
+	pos, err := parseArgs(fs, args, nil, "FILE")
 	if err != nil {
-		return o, err
-	}
-	if err := positional(pos, "FILE"); err != nil {
 		return o, err
 	}
 	o.file = pos[0]
@@ -232,14 +229,8 @@ func pluginPush(ctx context.Context, e *Env, args []string) error {
 func pluginActivate(ctx context.Context, e *Env, args []string) error {
 	fs := newFlags("plugin activate")
 	sc := scopeFlags(fs, true)
-	pos, err := parseFlags(fs, args)
+	pos, err := parseArgs(fs, args, sc.check, "PLUGIN-ID")
 	if err != nil {
-		return err
-	}
-	if err := positional(pos, "PLUGIN-ID"); err != nil {
-		return err
-	}
-	if err := sc.check(); err != nil {
 		return err
 	}
 	id, err := parseID("PLUGIN-ID", pos[0])
@@ -340,14 +331,8 @@ func activeCheck(e *Env, tenant, env string) string {
 func pluginActive(ctx context.Context, e *Env, args []string) error {
 	fs := newFlags("plugin active")
 	sc := scopeFlags(fs, true)
-	pos, err := parseFlags(fs, args)
+	_, err := parseArgs(fs, args, sc.check)
 	if err != nil {
-		return err
-	}
-	if err := positional(pos); err != nil {
-		return err
-	}
-	if err := sc.check(); err != nil {
 		return err
 	}
 	resp, err := e.Client.GetActivePluginWithResponse(ctx, sc.tenant, sc.env)
@@ -384,49 +369,29 @@ func namesCell(names []string) string {
 func pluginList(ctx context.Context, e *Env, args []string) error {
 	fs := newFlags("plugin list")
 	sc := scopeFlags(fs, false)
-	pos, err := parseFlags(fs, args)
+	_, err := parseArgs(fs, args, sc.check)
 	if err != nil {
 		return err
 	}
-	if err := positional(pos); err != nil {
-		return err
-	}
-	if err := sc.check(); err != nil {
-		return err
-	}
-	var all []client.Plugin
 	params := &client.ListPluginsParams{Limit: ptr(pageSize)}
 	pg := newPager("list plugins")
-	for {
+	all, _, err := follow(pg, nil, true, func(cursor *string) ([]client.Plugin, *string, error) {
+		params.Cursor = cursor
 		resp, err := e.Client.ListPluginsWithResponse(ctx, sc.tenant, params)
 		if err := call(pg.op, "", err, statusOf(resp), bodyOf(resp)); err != nil {
-			return err
+			return nil, nil, err
 		}
 		page, err := decoded(pg.op, "", resp, resp.JSON200)
 		if err != nil {
-			return err
+			return nil, nil, err
 		}
-		n := 0
-		if items := page.Items; items != nil {
-			all = append(all, *items...)
-			n = len(*items)
-		}
-		if params.Cursor, err = pg.next(n, page.NextCursor); err != nil {
-			return err
-		}
-		if params.Cursor == nil {
-			break
-		}
+		return itemsOf(page.Items), page.NextCursor, nil
+	})
+	if err != nil {
+		return err
 	}
 	pg.note(e.Err, "plugins", "delete old ones")
-	rows := make([][]string, 0, len(all))
-	for _, p := range all {
-		rows = append(rows, pluginRow(p))
-	}
-	if all == nil {
-		all = []client.Plugin{}
-	}
-	return e.Render(all, pluginHeaders, rows)
+	return renderList(e, all, pluginHeaders, pluginRow)
 }
 
 var pluginHeaders = []string{"ID", "NAME", "VERSION", "OS/ARCH", "SIZE", "SHA256", "ACTIVE IN", "UPLOADED"}
@@ -444,14 +409,8 @@ func pluginRow(p client.Plugin) []string {
 func pluginByID(name string, args []string) (*scope, int64, error) {
 	fs := newFlags(name)
 	sc := scopeFlags(fs, false)
-	pos, err := parseFlags(fs, args)
+	pos, err := parseArgs(fs, args, sc.check, "PLUGIN-ID")
 	if err != nil {
-		return nil, 0, err
-	}
-	if err := positional(pos, "PLUGIN-ID"); err != nil {
-		return nil, 0, err
-	}
-	if err := sc.check(); err != nil {
 		return nil, 0, err
 	}
 	id, err := parseID("PLUGIN-ID", pos[0])
@@ -500,14 +459,8 @@ func pluginSettingsSet(ctx context.Context, e *Env, args []string) error {
 	sc := scopeFlags(fs, true)
 	var file string
 	fs.StringVar(&file, "file", "", "")
-	pos, err := parseFlags(fs, args)
+	_, err := parseArgs(fs, args, sc.check)
 	if err != nil {
-		return err
-	}
-	if err := positional(pos); err != nil {
-		return err
-	}
-	if err := sc.check(); err != nil {
 		return err
 	}
 	if file == "" {

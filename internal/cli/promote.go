@@ -67,15 +67,9 @@ func promote(ctx context.Context, e *Env, args []string) error {
 	fs := newFlags("promote")
 	tenant := fs.String("tenant", "", "tenant code")
 	af := addApplyFlags(fs)
-	pos, err := parseFlags(fs, args)
+	_, err := parseArgs(fs, args, needTenant(tenant))
 	if err != nil {
 		return err
-	}
-	if err := positional(pos); err != nil {
-		return err
-	}
-	if *tenant == "" {
-		return usageErrorf("--tenant is required")
 	}
 	if err := af.validate(); err != nil {
 		return err

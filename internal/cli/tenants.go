@@ -48,11 +48,8 @@ var tenantHeaders = []string{"CODE", "PARTNER ID", "NAME", "STATUS", "CONTACT", 
 func tenantsList(ctx context.Context, e *Env, args []string) error {
 	fs := newFlags("tenants list")
 	status := fs.String("status", "", "active or suspended")
-	pos, err := parseFlags(fs, args)
+	_, err := parseArgs(fs, args, nil)
 	if err != nil {
-		return err
-	}
-	if err := positional(pos); err != nil {
 		return err
 	}
 	params := &client.ListTenantsParams{Limit: ptr(pageSize)}
@@ -63,43 +60,29 @@ func tenantsList(ctx context.Context, e *Env, args []string) error {
 	default:
 		return usageErrorf("--status must be active or suspended")
 	}
-	all := []client.Tenant{}
 	pg := newPager("list tenants")
-	for {
+	all, _, err := follow(pg, nil, true, func(cursor *string) ([]client.Tenant, *string, error) {
+		params.Cursor = cursor
 		r, err := e.Client.ListTenantsWithResponse(ctx, params)
 		if err := call(pg.op, "", err, statusOf(r), bodyOf(r)); err != nil {
-			return err
+			return nil, nil, err
 		}
 		page, err := decoded(pg.op, "", r, r.JSON200)
 		if err != nil {
-			return err
+			return nil, nil, err
 		}
-		n := 0
-		if page.Items != nil {
-			all = append(all, *page.Items...)
-			n = len(*page.Items)
-		}
-		if params.Cursor, err = pg.next(n, page.NextCursor); err != nil {
-			return err
-		}
-		if params.Cursor == nil {
-			break
-		}
-	}
-	pg.note(e.Err, "tenants", "filter with --status to see the rest")
-	rows := make([][]string, 0, len(all))
-	for _, t := range all {
-		rows = append(rows, tenantRow(t))
-	}
-	return e.Render(all, tenantHeaders, rows)
-}
-
-func tenantsShow(ctx context.Context, e *Env, args []string) error {
-	pos, err := parseFlags(newFlags("tenants show"), args)
+		return itemsOf(page.Items), page.NextCursor, nil
+	})
 	if err != nil {
 		return err
 	}
-	if err := positional(pos, "CODE"); err != nil {
+	pg.note(e.Err, "tenants", "filter with --status to see the rest")
+	return renderList(e, all, tenantHeaders, tenantRow)
+}
+
+func tenantsShow(ctx context.Context, e *Env, args []string) error {
+	pos, err := parseArgs(newFlags("tenants show"), args, nil, "CODE")
+	if err != nil {
 		return err
 	}
 	op := "show tenant " + pos[0]
@@ -121,11 +104,8 @@ func tenantsCreate(ctx context.Context, e *Env, args []string) error {
 	name := fs.String("name", "", "display name")
 	cname := fs.String("contact-name", "", "contact person")
 	cmail := fs.String("contact-email", "", "contact email")
-	pos, err := parseFlags(fs, args)
+	_, err := parseArgs(fs, args, nil)
 	if err != nil {
-		return err
-	}
-	if err := positional(pos); err != nil {
 		return err
 	}
 	if *code == "" || *pid == 0 || *name == "" {
@@ -163,11 +143,8 @@ func tenantsUpdate(ctx context.Context, e *Env, args []string) error {
 	name := fs.String("name", "", "display name")
 	cname := fs.String("contact-name", "", "contact person (empty clears)")
 	cmail := fs.String("contact-email", "", "contact email (empty clears)")
-	pos, err := parseFlags(fs, args)
+	pos, err := parseArgs(fs, args, nil, "CODE")
 	if err != nil {
-		return err
-	}
-	if err := positional(pos, "CODE"); err != nil {
 		return err
 	}
 	var body client.UpdateTenantJSONRequestBody
@@ -198,11 +175,8 @@ func tenantsUpdate(ctx context.Context, e *Env, args []string) error {
 
 func tenantsSetStatus(resume bool) func(ctx context.Context, e *Env, args []string) error {
 	return func(ctx context.Context, e *Env, args []string) error {
-		pos, err := parseFlags(newFlags("tenants"), args)
+		pos, err := parseArgs(newFlags("tenants"), args, nil, "CODE")
 		if err != nil {
-			return err
-		}
-		if err := positional(pos, "CODE"); err != nil {
 			return err
 		}
 		code := pos[0]

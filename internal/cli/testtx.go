@@ -55,14 +55,8 @@ func testTxRun(ctx context.Context, e *Env, args []string) error {
 	fs.Int64Var(&player, "player", 0, "")
 	fs.StringVar(&country, "country", "", "")
 	fs.StringVar(&ref, "reference", "", "")
-	pos, err := parseFlags(fs, args)
+	_, err := parseArgs(fs, args, sc.check)
 	if err != nil {
-		return err
-	}
-	if err := positional(pos); err != nil {
-		return err
-	}
-	if err := sc.check(); err != nil {
 		return err
 	}
 	if (bundle == "") == (bundleID == 0) || player < 1 {
@@ -106,14 +100,8 @@ func testTxRun(ctx context.Context, e *Env, args []string) error {
 func testTxShow(ctx context.Context, e *Env, args []string) error {
 	fs := newFlags("test-transactions show")
 	sc := scopeFlags(fs, true)
-	pos, err := parseFlags(fs, args)
+	pos, err := parseArgs(fs, args, sc.check, "REFERENCE")
 	if err != nil {
-		return err
-	}
-	if err := positional(pos, "REFERENCE"); err != nil {
-		return err
-	}
-	if err := sc.check(); err != nil {
 		return err
 	}
 	resp, err := e.Client.GetTestTransactionWithResponse(ctx, sc.tenant, sc.env, pos[0])
