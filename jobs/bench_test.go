@@ -42,7 +42,7 @@ func BenchmarkFairness(b *testing.B) {
 	bb := setupWith(b, options{
 		maxConns: 20,
 		tune: func(c *jobs.Config) {
-			c.Workers, c.TenantConcurrency = 50, jobs.DefaultTenantConcurrency
+			c.Workers, c.TenantConcurrency = benchWorkers(), benchCap()
 			c.FetchCooldown, c.FetchPollInterval = 10*time.Millisecond, time.Second // the defaults
 		},
 		host: func(jobs.PluginHost) jobs.PluginHost { return fakeHost{"acme": acme, "beta": beta} },
@@ -245,4 +245,13 @@ func awaitCompleted(b *testing.B, events <-chan *river.Event, kind string, n int
 			b.Fatalf("%d of %d %s jobs completed within 10 minutes", seen, n, kind)
 		}
 	}
+}
+
+// benchCap is PARTNERHUB_BENCH_TENANT_CONCURRENCY, or the default tenant
+// cap.
+func benchCap() int {
+	if n, err := strconv.Atoi(os.Getenv("PARTNERHUB_BENCH_TENANT_CONCURRENCY")); err == nil && n > 0 {
+		return n
+	}
+	return jobs.DefaultTenantConcurrency
 }

@@ -1,6 +1,7 @@
 package jobs
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -80,14 +81,23 @@ type gate struct {
 
 type envState struct {
 	running int
-	// waiting: jobs over the cap waiting, in arrival order, for a running
-	// one to hand them its slot (release closes the channel).
-	waiting    []chan struct{}
+	// waiting: jobs over the cap waiting for a running one to hand them
+	// its slot, oldest job first (release hands it to waiting[0]).
+	waiting    []*waiter
 	failures   int       // consecutive failed plugin calls
 	openUntil  time.Time // breaker open (jobs wait) until then
 	movedAt    time.Time // last backlog move to the overflow queue
 	backAt     time.Time // last move back to the default queue
 	overflowed bool      // jobs of it may be in the overflow queue
+}
+
+// waiter is a job waiting in process for its tenant's slot. Its slot is
+// closed when it is handed a slot, or when an older job took its place in a
+// full waiting room (displaced).
+type waiter struct {
+	age       int64 // the job's ID: lower is older
+	slot      chan struct{}
+	displaced bool
 }
 
 func newGate(cap, threshold int, coolOff time.Duration) *gate {
@@ -106,16 +116,20 @@ const (
 // enter admits a job of k, counting it as running until release, or says
 // why it must wait and until when. It never waits in process.
 func (g *gate) enter(k envKey) (verdict, time.Time) {
-	return g.acquire(context.Background(), k, false, 0)
+	return g.acquire(context.Background(), k, 0, false, 0)
 }
 
-// acquire admits a job of k, counting it as running until release. Over
-// the cap, it waits in process up to wait for a slot, unless its waiting
-// room is full; then, or past the wait, it says overCap and until when to
-// snooze. A probe is not held back by the breaker (a job past its retry
-// horizon tries once more, to fail for good) but is by the cap: a tenant
-// down for a day must not take every worker with its backlog.
-func (g *gate) acquire(ctx context.Context, k envKey, probe bool, wait time.Duration) (verdict, time.Time) {
+// acquire admits a job of k (age: its ID), counting it as running until
+// release. Over the cap, it waits in process up to wait for a slot, oldest
+// job first. A full waiting room turns away the youngest job, this one or
+// a waiter it displaces: a job back from the overflow queue is older than
+// the ones that arrived while it was away, so it is served before them
+// instead of being snoozed again behind them. The one turned away, or one
+// past its wait, is told overCap and until when to snooze. A probe is not
+// held back by the breaker (a job past its retry horizon tries once more,
+// to fail for good) but is by the cap: a tenant down for a day must not
+// take every worker with its backlog.
+func (g *gate) acquire(ctx context.Context, k envKey, age int64, probe bool, wait time.Duration) (verdict, time.Time) {
 	g.mu.Lock()
 	s := g.of(k)
 	now := g.now()
@@ -128,25 +142,40 @@ func (g *gate) acquire(ctx context.Context, k envKey, probe bool, wait time.Dura
 		g.mu.Unlock()
 		return admitted, time.Time{}
 	}
-	if wait <= 0 || len(s.waiting) >= max(g.room, g.cap) {
+	if wait <= 0 {
 		g.mu.Unlock()
 		return overCap, now.Add(overCapSnooze)
 	}
-	slot := make(chan struct{})
-	s.waiting = append(s.waiting, slot)
+	if len(s.waiting) >= max(g.room, g.cap) {
+		youngest := s.waiting[len(s.waiting)-1]
+		if age >= youngest.age {
+			g.mu.Unlock()
+			return overCap, now.Add(overCapSnooze)
+		}
+		youngest.displaced = true
+		close(youngest.slot)
+		s.waiting = s.waiting[:len(s.waiting)-1]
+	}
+	w := &waiter{age: age, slot: make(chan struct{})}
+	at, _ := slices.BinarySearchFunc(s.waiting, age, func(w *waiter, age int64) int { return cmp.Compare(w.age, age) })
+	s.waiting = slices.Insert(s.waiting, at, w)
 	g.mu.Unlock()
 
 	timer := time.NewTimer(wait)
 	defer timer.Stop()
 	select {
-	case <-slot:
+	case <-w.slot:
 	case <-ctx.Done():
 	case <-timer.C:
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	select {
-	case <-slot: // handed a slot (maybe just as the wait ended): it counts as running
+	case <-w.slot:
+		if w.displaced {
+			break // an older job took its place: it was never counted
+		}
+		// Handed a slot (maybe just as the wait ended): it counts as running.
 		if ctx.Err() == nil && (probe || !g.now().Before(s.openUntil)) {
 			return admitted, time.Time{}
 		}
@@ -155,14 +184,14 @@ func (g *gate) acquire(ctx context.Context, k envKey, probe bool, wait time.Dura
 			return breakerOpen, s.openUntil // opened while this one waited
 		}
 	default:
-		s.waiting = slices.DeleteFunc(s.waiting, func(c chan struct{}) bool { return c == slot })
+		s.waiting = slices.DeleteFunc(s.waiting, func(o *waiter) bool { return o == w })
 	}
 	return overCap, g.now().Add(overCapSnooze)
 }
 
 // probe admits a job of k whatever its breaker says, within its cap.
-func (g *gate) probe(ctx context.Context, k envKey, wait time.Duration) (verdict, time.Time) {
-	return g.acquire(ctx, k, true, wait)
+func (g *gate) probe(ctx context.Context, k envKey, age int64, wait time.Duration) (verdict, time.Time) {
+	return g.acquire(ctx, k, age, true, wait)
 }
 
 // release ends a job admitted by enter or acquire, handing its slot to the
@@ -175,7 +204,7 @@ func (g *gate) release(k envKey) {
 
 func (g *gate) releaseLocked(k envKey, s *envState) {
 	if len(s.waiting) > 0 {
-		close(s.waiting[0]) // the slot passes on: running stays
+		close(s.waiting[0].slot) // the slot passes on: running stays
 		s.waiting = s.waiting[1:]
 		return
 	}
@@ -319,11 +348,11 @@ type engine struct {
 // cap of jobs and has its cap waiting already — its waiting backlog moves
 // there too, so it no longer stands in front of other tenants' jobs.
 func (e *engine) admit(ctx context.Context, k envKey, job *rivertype.JobRow) (func(), error) {
-	v, until := e.gate.acquire(ctx, k, false, slotWait)
+	v, until := e.gate.acquire(ctx, k, job.ID, false, slotWait)
 	if v == breakerOpen && time.Since(job.CreatedAt) > e.retry.horizon {
 		// Past its horizon: let it try once more and fail for good, rather
 		// than wait out cool-offs forever; still within the cap.
-		v, until = e.gate.probe(ctx, k, slotWait)
+		v, until = e.gate.probe(ctx, k, job.ID, slotWait)
 	}
 	switch v {
 	case breakerOpen:

@@ -88,7 +88,7 @@ func TestGateHandsSlotsToWaiters(t *testing.T) {
 
 	got := make(chan verdict, 1)
 	go func() {
-		v, _ := g.acquire(t.Context(), k, false, time.Hour)
+		v, _ := g.acquire(t.Context(), k, 1, false, time.Hour)
 		got <- v
 	}()
 	require.Eventually(t, func() bool {
@@ -97,8 +97,8 @@ func TestGateHandsSlotsToWaiters(t *testing.T) {
 		return len(g.state[k].waiting) == 1
 	}, 5*time.Second, time.Millisecond)
 
-	v, _ = g.acquire(t.Context(), k, false, time.Hour)
-	require.Equal(t, overCap, v, "the waiting room (one cap) is full: snooze")
+	v, _ = g.acquire(t.Context(), k, 2, false, time.Hour)
+	require.Equal(t, overCap, v, "the waiting room (one cap) is full of older jobs: snooze")
 
 	g.release(k)
 	require.Equal(t, admitted, <-got, "the slot was handed over")
@@ -117,11 +117,11 @@ func TestGateWaitEnds(t *testing.T) {
 	k := envKey{"acme", "staging"}
 	v, _ := g.enter(k)
 	require.Equal(t, admitted, v)
-	v, _ = g.acquire(t.Context(), k, false, time.Millisecond)
+	v, _ = g.acquire(t.Context(), k, 1, false, time.Millisecond)
 	require.Equal(t, overCap, v)
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
-	v, _ = g.acquire(ctx, k, false, time.Hour)
+	v, _ = g.acquire(ctx, k, 2, false, time.Hour)
 	require.Equal(t, overCap, v)
 	g.mu.Lock()
 	require.Empty(t, g.state[k].waiting)
@@ -139,11 +139,63 @@ func TestGateProbeKeepsTheCap(t *testing.T) {
 	require.True(t, g.failed(k))
 	v, _ = g.enter(k)
 	require.Equal(t, breakerOpen, v)
-	v, _ = g.probe(t.Context(), k, 0)
+	v, _ = g.probe(t.Context(), k, 1, 0)
 	require.Equal(t, overCap, v, "the cap holds for probes")
 	g.release(k)
-	v, _ = g.probe(t.Context(), k, 0)
+	v, _ = g.probe(t.Context(), k, 1, 0)
 	require.Equal(t, admitted, v, "under the cap the probe runs despite the breaker")
+}
+
+// TestGateServesOldestFirst: waiters get slots oldest job first, whatever
+// their arrival order, and a full waiting room turns away its youngest job —
+// the one arriving, or a waiter an older arrival displaces. A job back from
+// the overflow queue is older than those that arrived while it was away:
+// it must not be snoozed again behind them.
+func TestGateServesOldestFirst(t *testing.T) {
+	t.Parallel()
+	g := newGate(1, 3, time.Minute)
+	g.room = 2
+	k := envKey{"acme", "staging"}
+	v, _ := g.enter(k)
+	require.Equal(t, admitted, v)
+
+	got := map[int64]chan verdict{}
+	wait := func(age int64, waiting int) {
+		t.Helper()
+		c := make(chan verdict, 1)
+		got[age] = c
+		go func() {
+			v, _ := g.acquire(t.Context(), k, age, false, time.Hour)
+			c <- v
+		}()
+		require.Eventually(t, func() bool {
+			g.mu.Lock()
+			defer g.mu.Unlock()
+			for _, w := range g.state[k].waiting {
+				if w.age == age {
+					return len(g.state[k].waiting) == waiting
+				}
+			}
+			return false
+		}, 5*time.Second, time.Millisecond)
+	}
+	wait(30, 1)
+	wait(20, 2)
+	v, _ = g.acquire(t.Context(), k, 40, false, time.Hour)
+	require.Equal(t, overCap, v, "room full of older jobs: the youngest, arriving, is turned away")
+
+	wait(10, 2) // back from the overflow queue: older than both waiting
+	require.Equal(t, overCap, <-got[30], "the youngest waiter was displaced")
+	g.mu.Lock()
+	require.Equal(t, 1, g.state[k].running, "a displaced waiter never counted as running")
+	g.mu.Unlock()
+
+	g.release(k)
+	require.Equal(t, admitted, <-got[10], "the oldest is served first")
+	g.release(k)
+	require.Equal(t, admitted, <-got[20])
+	g.release(k)
+	require.Empty(t, g.state)
 }
 
 // TestGateMovesBackUnderCap (F6): once jobs of a tenant went to the

@@ -34,8 +34,9 @@ func BenchmarkWebhookToPlugin(b *testing.B) {
 		cooldown string
 	}{{100, "10ms"}, {100, "100ms"}, {500, "10ms"}} {
 		b.Run(fmt.Sprintf("rate=%d/fetch-cooldown=%s", c.rate, c.cooldown), func(b *testing.B) {
-			benchmarkWebhookToPlugin(b, c.rate, "PARTNERHUB_JOB_FETCH_COOLDOWN="+c.cooldown,
-				"PARTNERHUB_LOG_LEVEL=warn", "PARTNERHUB_RATE_LIMIT_PER_TENANT=0", benchServerEnv())
+			env := append([]string{"PARTNERHUB_JOB_FETCH_COOLDOWN=" + c.cooldown,
+				"PARTNERHUB_LOG_LEVEL=warn", "PARTNERHUB_RATE_LIMIT_PER_TENANT=0"}, benchServerEnv()...)
+			benchmarkWebhookToPlugin(b, c.rate, env...)
 		})
 	}
 }
@@ -114,14 +115,12 @@ func benchmarkWebhookToPlugin(b *testing.B, rate int, env ...string) {
 	b.ReportMetric(percentile(toPlugin, 99), "ack-to-plugin-p99-ms")
 }
 
-// benchServerEnv is PARTNERHUB_BENCH_SERVER_ENV, one NAME=value more for
-// the server (e.g. PARTNERHUB_JOB_TENANT_CONCURRENCY=30), to compare
-// settings; a harmless repeat of the log level when unset.
-func benchServerEnv() string {
-	if e := os.Getenv("PARTNERHUB_BENCH_SERVER_ENV"); e != "" {
-		return e
-	}
-	return "PARTNERHUB_LOG_LEVEL=warn"
+// benchServerEnv is PARTNERHUB_BENCH_SERVER_ENV, NAME=value pairs
+// separated by spaces, more for the server (e.g.
+// "PARTNERHUB_JOB_TENANT_CONCURRENCY=30 PARTNERHUB_JOB_WORKERS=100"), to
+// compare settings.
+func benchServerEnv() []string {
+	return strings.Fields(os.Getenv("PARTNERHUB_BENCH_SERVER_ENV"))
 }
 
 // traceJobs prints to stderr, every half second while the measured part
