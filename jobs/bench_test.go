@@ -42,7 +42,8 @@ func BenchmarkFairness(b *testing.B) {
 	bb := setupWith(b, options{
 		maxConns: 20,
 		tune: func(c *jobs.Config) {
-			c.Workers, c.TenantConcurrency = benchWorkers(), benchCap()
+			// serve's defaults: 50 workers, cap 10, burst 16
+			c.Workers, c.TenantConcurrency, c.TenantBurst = benchWorkers(), benchCap(), benchInt("PARTNERHUB_BENCH_TENANT_BURST", 16)
 			c.FetchCooldown, c.FetchPollInterval = 10*time.Millisecond, time.Second // the defaults
 		},
 		host: func(jobs.PluginHost) jobs.PluginHost { return fakeHost{"acme": acme, "beta": beta} },
@@ -203,11 +204,14 @@ func BenchmarkThroughput(b *testing.B) {
 
 // benchWorkers is PARTNERHUB_BENCH_WORKERS, or 50 (the default of
 // PARTNERHUB_JOB_WORKERS).
-func benchWorkers() int {
-	if n, err := strconv.Atoi(os.Getenv("PARTNERHUB_BENCH_WORKERS")); err == nil && n > 0 {
+func benchWorkers() int { return benchInt("PARTNERHUB_BENCH_WORKERS", 50) }
+
+// benchInt is the environment variable name as a positive number, or def.
+func benchInt(name string, def int) int {
+	if n, err := strconv.Atoi(os.Getenv(name)); err == nil && n > 0 {
 		return n
 	}
-	return 50
+	return def
 }
 
 // splitHost runs beta's plugin in process and everyone else's for real.
@@ -250,8 +254,5 @@ func awaitCompleted(b *testing.B, events <-chan *river.Event, kind string, n int
 // benchCap is PARTNERHUB_BENCH_TENANT_CONCURRENCY, or the default tenant
 // cap.
 func benchCap() int {
-	if n, err := strconv.Atoi(os.Getenv("PARTNERHUB_BENCH_TENANT_CONCURRENCY")); err == nil && n > 0 {
-		return n
-	}
-	return jobs.DefaultTenantConcurrency
+	return benchInt("PARTNERHUB_BENCH_TENANT_CONCURRENCY", jobs.DefaultTenantConcurrency)
 }

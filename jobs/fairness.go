@@ -34,8 +34,13 @@ const (
 // Fairness defaults (Config).
 const (
 	DefaultTenantConcurrency = 10
-	DefaultBreakerFailures   = 5
-	DefaultBreakerCoolOff    = 30 * time.Second
+	// aloneFor is how long no other tenant environment may have started a
+	// job on this node for a tenant environment to count as alone, and run
+	// up to its burst cap: a second, so that another tenant's stream of
+	// short jobs (one at a time) keeps the cap in force between its jobs.
+	aloneFor               = time.Second
+	DefaultBreakerFailures = 5
+	DefaultBreakerCoolOff  = 30 * time.Second
 	// overCapSnooze is how long a job over its tenant's cap, with the
 	// tenant's waiting room full, waits in the overflow queue before it is
 	// tried again (plus up to overCapJitter, and the overflow queue's
@@ -68,6 +73,11 @@ type envKey struct{ partnerCode, env string }
 // tenant runs at most n × cap jobs at once.
 type gate struct {
 	cap int
+	// burst is the cap of a tenant environment alone on the node (no other
+	// has a job running or started one within aloneFor): the cap is there
+	// to share the node, and a node serving one tenant has nothing to share.
+	// cap when lower.
+	burst int
 	// room is how many jobs of one tenant environment may wait in process
 	// for a slot (each holds a River worker); cap when zero.
 	room      int
@@ -77,6 +87,17 @@ type gate struct {
 
 	mu    sync.Mutex
 	state map[envKey]*envState
+	// busy counts the tenant environments with jobs running.
+	busy int
+	// recent is the last admission's tenant environment and time, and
+	// other the last admission of any other one: enough to tell whether
+	// anyone but k started a job lately.
+	recent, other admission
+}
+
+type admission struct {
+	k  envKey
+	at time.Time
 }
 
 type envState struct {
@@ -101,7 +122,39 @@ type waiter struct {
 }
 
 func newGate(cap, threshold int, coolOff time.Duration) *gate {
-	return &gate{cap: cap, threshold: threshold, coolOff: coolOff, now: time.Now, state: map[envKey]*envState{}}
+	return &gate{cap: cap, burst: cap, threshold: threshold, coolOff: coolOff, now: time.Now, state: map[envKey]*envState{}}
+}
+
+// limitLocked is how many jobs of k may run now: its burst cap while it is
+// alone on the node, else its cap.
+func (g *gate) limitLocked(k envKey, s *envState, now time.Time) int {
+	if g.burst <= g.cap {
+		return g.cap
+	}
+	self := 0
+	if s.running > 0 {
+		self = 1
+	}
+	last := g.recent
+	if last.k == k {
+		last = g.other
+	}
+	if g.busy > self || (!last.at.IsZero() && now.Sub(last.at) < aloneFor) {
+		return g.cap
+	}
+	return g.burst
+}
+
+// admitLocked counts a job of k as running.
+func (g *gate) admitLocked(k envKey, s *envState, now time.Time) {
+	if s.running == 0 {
+		g.busy++
+	}
+	s.running++
+	if g.recent.k != k {
+		g.other = g.recent
+	}
+	g.recent = admission{k, now}
 }
 
 // verdict is what enter decided for a job.
@@ -137,8 +190,8 @@ func (g *gate) acquire(ctx context.Context, k envKey, age int64, probe bool, wai
 		g.mu.Unlock()
 		return breakerOpen, s.openUntil
 	}
-	if s.running < g.cap {
-		s.running++
+	if s.running < g.limitLocked(k, s, now) {
+		g.admitLocked(k, s, now)
 		g.mu.Unlock()
 		return admitted, time.Time{}
 	}
@@ -203,13 +256,21 @@ func (g *gate) release(k envKey) {
 }
 
 func (g *gate) releaseLocked(k envKey, s *envState) {
-	if len(s.waiting) > 0 {
-		close(s.waiting[0].slot) // the slot passes on: running stays
-		s.waiting = s.waiting[1:]
-		return
-	}
+	now := g.now()
 	s.running--
-	if s.running <= 0 && s.failures == 0 && s.openUntil.IsZero() && !s.overflowed {
+	if s.running == 0 {
+		g.busy--
+	}
+	// The oldest waiters take the freed slot: one, or more once k is alone
+	// and may run its burst, or none while it gives back a burst because
+	// another tenant appeared.
+	for len(s.waiting) > 0 && s.running < g.limitLocked(k, s, now) {
+		w := s.waiting[0]
+		s.waiting = s.waiting[1:]
+		g.admitLocked(k, s, now)
+		close(w.slot) // handed over: it counts as running
+	}
+	if s.running == 0 && s.failures == 0 && s.openUntil.IsZero() && !s.overflowed {
 		delete(g.state, k) // forget quiet tenants: the map stays small
 	}
 }

@@ -223,3 +223,72 @@ func TestGateMovesBackUnderCap(t *testing.T) {
 	require.True(t, g.dueBack(k))
 	require.False(t, g.dueBack(k), "nothing moved there since")
 }
+
+// TestGateBurstsWhenAlone: a tenant environment alone on the node runs up
+// to its burst cap; once another starts a job it gives the burst back
+// (its slots are not handed on until it is within its cap), and only a
+// second after the other's last start is it alone again.
+func TestGateBurstsWhenAlone(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	g := newGate(2, 3, time.Minute)
+	g.burst = 4
+	g.now = func() time.Time { return now }
+	a, b := envKey{"acme", "staging"}, envKey{"beta", "staging"}
+	enter := func(k envKey, want verdict, msg string) {
+		t.Helper()
+		v, _ := g.enter(k)
+		require.Equal(t, want, v, msg)
+	}
+	for range 4 {
+		enter(a, admitted, "alone: up to its burst")
+	}
+	enter(a, overCap, "alone, at its burst")
+
+	enter(b, admitted, "beta under its own cap")
+	g.release(a)
+	enter(a, overCap, "not alone: 3 running is over its cap of 2")
+	g.release(b)
+	now = now.Add(aloneFor / 2)
+	enter(a, overCap, "beta started a job half a second ago")
+	g.release(a)
+	g.release(a)
+	enter(a, admitted, "within its cap again")
+	enter(a, overCap, "at its cap")
+
+	now = now.Add(aloneFor)
+	enter(a, admitted, "alone again a second after beta's last start")
+	enter(a, admitted, "alone: 4 running")
+	enter(a, overCap, "alone, at its burst")
+
+	// A waiter is not handed a slot while its tenant gives back a burst.
+	enter(b, admitted, "beta starts a job")
+	got := make(chan verdict, 1)
+	go func() {
+		v, _ := g.acquire(t.Context(), a, 100, false, time.Hour)
+		got <- v
+	}()
+	require.Eventually(t, func() bool {
+		g.mu.Lock()
+		defer g.mu.Unlock()
+		return len(g.state[a].waiting) == 1
+	}, 5*time.Second, time.Millisecond)
+	g.release(a) // 3 running: over the cap of 2
+	g.release(a) // 2 running: at the cap
+	select {
+	case v := <-got:
+		t.Fatalf("the waiter got %v while acme was at its cap", v)
+	default:
+	}
+	g.release(a) // 1 running: the freed slot goes to the waiter
+	require.Equal(t, admitted, <-got)
+	g.mu.Lock()
+	require.Equal(t, 2, g.state[a].running)
+	require.Equal(t, 2, g.busy, "acme and beta run jobs")
+	g.mu.Unlock()
+	g.release(a)
+	g.release(a)
+	g.release(b)
+	require.Empty(t, g.state)
+	require.Zero(t, g.busy)
+}

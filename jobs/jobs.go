@@ -53,6 +53,10 @@ type Config struct {
 	// TenantConcurrency caps the jobs one tenant environment runs at once
 	// on this node; DefaultTenantConcurrency when zero.
 	TenantConcurrency int
+	// TenantBurst is the cap of a tenant environment alone on this node
+	// (no other one's job running or started within a second):
+	// TenantConcurrency when lower or zero (fairness.go).
+	TenantBurst int
 	// BreakerFailures consecutive failed plugin calls of a tenant
 	// environment pause its jobs for BreakerCoolOff (defaults when zero).
 	BreakerFailures int
@@ -106,6 +110,7 @@ func NewClient(deps Deps, cfg Config) (*river.Client[pgx.Tx], error) {
 	// moment a slot frees, while the other half stays free for everyone
 	// else. Beyond that it is a backlog, and goes to the overflow queue.
 	eng.gate.room = max(tenantCap, cfg.Workers/2-tenantCap)
+	eng.gate.burst = max(tenantCap, cfg.TenantBurst)
 	workers := river.NewWorkers()
 	if err := river.AddWorkerSafely(workers, &FulfilWorker{deps: deps, eng: eng}); err != nil {
 		return nil, fmt.Errorf("jobs: add fulfil worker: %w", err)

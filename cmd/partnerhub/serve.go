@@ -180,7 +180,7 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, ready fu
 		JobTimeout:        cfg.PluginStartTimeout + cfg.PluginCallTimeout + jobMargin,
 		DeliveryRetention: cfg.DeliveryRetention,
 		RescueAfter:       cfg.JobRescueAfter,
-		RetryHorizon:      cfg.JobRetryHorizon, TenantConcurrency: cfg.JobTenantConcurrency,
+		RetryHorizon:      cfg.JobRetryHorizon, TenantConcurrency: cfg.JobTenantConcurrency, TenantBurst: cfg.JobTenantBurst,
 		ReportHorizon: cfg.JobReportHorizon,
 		// The client's worst case: every try timed out, each backoff at its
 		// longest.

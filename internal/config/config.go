@@ -49,6 +49,7 @@ type Config struct {
 	JobRetryHorizon      time.Duration
 	JobReportHorizon     time.Duration
 	JobTenantConcurrency int
+	JobTenantBurst       int
 	JobBreakerFailures   int
 	JobBreakerCoolOff    time.Duration
 	JobRescueAfter       time.Duration // a job running this long is taken as abandoned by a dead node
@@ -219,6 +220,8 @@ var settings = []Setting{
 		}},
 	{Env: "PARTNERHUB_JOB_TENANT_CONCURRENCY", Flag: "job-tenant-concurrency", Default: "10", Usage: "Jobs one tenant environment runs at once on this node; its backlog beyond waits in a separate queue so other tenants are not delayed (1-10000).",
 		set: func(c *Config, v string) error { n, err := intIn(v, 1, 10000); c.JobTenantConcurrency = n; return err }},
+	{Env: "PARTNERHUB_JOB_TENANT_BURST", Flag: "job-tenant-burst", Default: "16", Usage: "Jobs one tenant environment may run at once on this node while it is alone there (no other tenant environment's job running or started within a second): the concurrency cap shares a node, and one serving a single tenant has nothing to share; at most the plugin's calls at once are useful (1-10000; below PARTNERHUB_JOB_TENANT_CONCURRENCY means no burst).",
+		set: func(c *Config, v string) error { n, err := intIn(v, 1, 10000); c.JobTenantBurst = n; return err }},
 	{Env: "PARTNERHUB_JOB_BREAKER_FAILURES", Flag: "job-breaker-failures", Default: "5", Usage: "Failed plugin calls in a row after which a tenant environment's jobs pause for the cool-off without using up attempts (1-1000).",
 		set: func(c *Config, v string) error { n, err := intIn(v, 1, 1000); c.JobBreakerFailures = n; return err }},
 	{Env: "PARTNERHUB_JOB_BREAKER_COOL_OFF", Flag: "job-breaker-cool-off", Default: "30s", Usage: "How long a tenant environment's jobs pause once its plugin failed too often in a row (1s-1h).",
