@@ -190,6 +190,7 @@ func (g *gate) acquire(ctx context.Context, k envKey, age int64, probe bool, wai
 		g.mu.Unlock()
 		return breakerOpen, s.openUntil
 	}
+	g.handOverLocked(k, s, now) // its limit rose (alone now): waiters first
 	if s.running < g.limitLocked(k, s, now) {
 		g.admitLocked(k, s, now)
 		g.mu.Unlock()
@@ -261,17 +262,21 @@ func (g *gate) releaseLocked(k envKey, s *envState) {
 	if s.running == 0 {
 		g.busy--
 	}
-	// The oldest waiters take the freed slot: one, or more once k is alone
-	// and may run its burst, or none while it gives back a burst because
-	// another tenant appeared.
+	g.handOverLocked(k, s, now)
+	if s.running == 0 && s.failures == 0 && s.openUntil.IsZero() && !s.overflowed {
+		delete(g.state, k) // forget quiet tenants: the map stays small
+	}
+}
+
+// handOverLocked gives free slots to the oldest waiters: the one just
+// freed, or more once k is alone and may run its burst, or none while it
+// gives back a burst because another tenant appeared.
+func (g *gate) handOverLocked(k envKey, s *envState, now time.Time) {
 	for len(s.waiting) > 0 && s.running < g.limitLocked(k, s, now) {
 		w := s.waiting[0]
 		s.waiting = s.waiting[1:]
 		g.admitLocked(k, s, now)
 		close(w.slot) // handed over: it counts as running
-	}
-	if s.running == 0 && s.failures == 0 && s.openUntil.IsZero() && !s.overflowed {
-		delete(g.state, k) // forget quiet tenants: the map stays small
 	}
 }
 

@@ -286,9 +286,33 @@ func TestGateBurstsWhenAlone(t *testing.T) {
 	require.Equal(t, 2, g.state[a].running)
 	require.Equal(t, 2, g.busy, "acme and beta run jobs")
 	g.mu.Unlock()
-	g.release(a)
-	g.release(a)
+
+	// Once acme is alone again, a waiter goes before a new arrival.
+	waited := make(chan verdict, 1)
+	go func() {
+		v, _ := g.acquire(t.Context(), a, 200, false, time.Hour)
+		waited <- v
+	}()
+	require.Eventually(t, func() bool {
+		g.mu.Lock()
+		defer g.mu.Unlock()
+		return len(g.state[a].waiting) == 1
+	}, 5*time.Second, time.Millisecond)
 	g.release(b)
+	now = now.Add(aloneFor)
+	enter(a, admitted, "alone: a new arrival within the burst")
+	select {
+	case v := <-waited:
+		require.Equal(t, admitted, v, "the waiter went first")
+	case <-time.After(5 * time.Second):
+		t.Fatal("the waiter was passed over by a new arrival")
+	}
+	g.mu.Lock()
+	require.Equal(t, 4, g.state[a].running)
+	g.mu.Unlock()
+	for range 4 {
+		g.release(a)
+	}
 	require.Empty(t, g.state)
 	require.Zero(t, g.busy)
 }
