@@ -34,13 +34,8 @@ const (
 // Fairness defaults (Config).
 const (
 	DefaultTenantConcurrency = 10
-	// aloneFor is how long no other tenant environment may have started a
-	// job on this node for a tenant environment to count as alone, and run
-	// up to its burst cap: a second, so that another tenant's stream of
-	// short jobs (one at a time) keeps the cap in force between its jobs.
-	aloneFor               = time.Second
-	DefaultBreakerFailures = 5
-	DefaultBreakerCoolOff  = 30 * time.Second
+	DefaultBreakerFailures   = 5
+	DefaultBreakerCoolOff    = 30 * time.Second
 	// overCapSnooze is how long a job over its tenant's cap, with the
 	// tenant's waiting room full, waits in the overflow queue before it is
 	// tried again (plus up to overCapJitter, and the overflow queue's
@@ -52,6 +47,11 @@ const (
 	// slotWait bounds how long a job waits in process for its tenant's
 	// slot (holding a River worker) before it is snoozed instead.
 	slotWait = 5 * time.Second
+	// aloneFor is how long no other tenant environment may have started a
+	// job on this node for a tenant environment to count as alone, and run
+	// up to its burst cap: a second, so that another tenant's stream of
+	// short jobs (one at a time) keeps the cap in force between its jobs.
+	aloneFor = time.Second
 	// overflowPoll is how often the overflow queue looks for jobs due.
 	overflowPoll = 100 * time.Millisecond
 	// moveEvery throttles backlog moves of one tenant environment to the
@@ -70,7 +70,7 @@ type envKey struct{ partnerCode, env string }
 
 // gate holds, per tenant environment on this node, the jobs running and
 // waiting and the plugin circuit breaker. Both are per node: with n nodes a
-// tenant runs at most n × cap jobs at once.
+// tenant runs at most n × cap jobs at once (n × burst where it is alone).
 type gate struct {
 	cap int
 	// burst is the cap of a tenant environment alone on the node (no other
